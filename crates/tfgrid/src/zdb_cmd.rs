@@ -1,0 +1,215 @@
+//! `tfgrid zdb`: run a 0-db server with the flags of the C `zdb` daemon.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use zdb::server::{Server, ServerConfig};
+use zdb::{DbConfig, Hooks, Mode};
+
+/// Flags of `tfgrid zdb`; names follow the C daemon so existing command
+/// lines keep working.
+#[derive(Debug, Args)]
+pub(crate) struct ZdbArgs {
+    /// Data directory. Alone, it holds `data/` and `index/`; with --index it
+    /// is the data root itself, as in the C daemon.
+    #[arg(long, env = "TFGRID_ZDB_DATA")]
+    data: Option<PathBuf>,
+    /// Index root (namespace descriptors and index files).
+    #[arg(long, env = "TFGRID_ZDB_INDEX")]
+    index: Option<PathBuf>,
+    /// TCP address to listen on.
+    #[arg(long, default_value = "::", env = "TFGRID_ZDB_LISTEN")]
+    listen: IpAddr,
+    /// TCP port.
+    #[arg(long, default_value_t = 9900, env = "TFGRID_ZDB_PORT")]
+    port: u16,
+    /// Unix socket path; disables TCP unless --dualnet.
+    #[arg(long, env = "TFGRID_ZDB_SOCKET")]
+    socket: Option<PathBuf>,
+    /// Listen on both the unix socket and TCP.
+    #[arg(long)]
+    dualnet: bool,
+    /// Force one key mode for every namespace: user, seq (or direct).
+    /// Without it each namespace chooses (NSSET ns mode ...).
+    #[arg(long, value_parser = parse_mode, env = "TFGRID_ZDB_MODE")]
+    mode: Option<Mode>,
+    /// Data file size before a new file pair starts (k/M/G suffixes,
+    /// 512k to under 4G).
+    #[arg(long, default_value = "256M", value_parser = parse_datasize, env = "TFGRID_ZDB_DATASIZE")]
+    datasize: u64,
+    /// Admin password; without it every client is admin.
+    #[arg(long, env = "TFGRID_ZDB_ADMIN", hide_env_values = true)]
+    admin: Option<String>,
+    /// Give the default namespace the admin password (needs --admin).
+    #[arg(long)]
+    protect: bool,
+    /// Size limit of the default namespace in bytes (0 = none).
+    #[arg(long, default_value_t = 0)]
+    maxsize: u64,
+    /// Executable called on events (ready, jump-index, namespace-created, ...).
+    #[arg(long)]
+    hook: Option<PathBuf>,
+    /// fsync every write batch before replying.
+    #[arg(long)]
+    sync: bool,
+    /// fsync on a write when the last fsync is older than this many seconds.
+    #[arg(long, default_value_t = 0)]
+    synctime: u64,
+    /// fsync before rotating to a new file pair.
+    #[arg(long)]
+    secure: bool,
+    /// Start a new file pair every this many seconds in written namespaces.
+    #[arg(long, default_value_t = 0)]
+    rotate: u64,
+    /// Most clients served at once.
+    #[arg(long, default_value_t = 10_000)]
+    max_clients: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "TFGRID_ZDB_THREADS")]
+    threads: Option<usize>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    match s {
+        "user" => Ok(Mode::User),
+        "seq" | "direct" => Ok(Mode::Seq),
+        other => Err(format!("invalid mode {other:?} (expected user or seq)")),
+    }
+}
+
+/// `256M`, `512k`, `1G`, or plain bytes; bounds as in the C daemon.
+pub(crate) fn parse_datasize(s: &str) -> Result<u64, String> {
+    let digits = s.trim().chars().take_while(char::is_ascii_digit).count();
+    let (num, suffix) = s.trim().split_at(digits);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mult: u64 = match suffix.chars().next().map(|c| c.to_ascii_uppercase()) {
+        None => 1,
+        Some('K') => 1 << 10,
+        Some('M') => 1 << 20,
+        Some('G') => 1 << 30,
+        Some('T') => 1 << 40,
+        Some(_) => return Err(format!("invalid size suffix in {s:?}")),
+    };
+    let size = n.checked_mul(mult).ok_or_else(|| format!("size {s:?} too large"))?;
+    if !(512 << 10..4 << 30).contains(&size) {
+        return Err(format!("datasize must be at least 512k and below 4G, got {size}"));
+    }
+    Ok(size)
+}
+
+fn default_base() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/tfgrid/zdb");
+    }
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data_home.join("tfgrid/zdb")
+}
+
+fn roots(args: &ZdbArgs) -> (PathBuf, PathBuf) {
+    match (&args.data, &args.index) {
+        (Some(data), Some(index)) => (data.clone(), index.clone()),
+        (None, Some(index)) => (default_base().join("data"), index.clone()),
+        (data, None) => {
+            let base = data.clone().unwrap_or_else(default_base);
+            (base.join("data"), base.join("index"))
+        }
+    }
+}
+
+pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
+    if args.protect && args.admin.is_none() {
+        bail!("--protect needs --admin");
+    }
+    let (data_root, index_root) = roots(&args);
+    let tcp = (args.socket.is_none() || args.dualnet).then(|| SocketAddr::new(args.listen, args.port));
+    let config = ServerConfig {
+        db: DbConfig {
+            data_root,
+            index_root,
+            mode: args.mode,
+            datasize: args.datasize,
+            default_password: None,
+            default_maxsize: args.maxsize,
+            sync_on_rotate: args.secure,
+            hooks: Arc::new(Hooks::none()),
+        },
+        tcp,
+        socket: args.socket.clone(),
+        admin: args.admin.clone().map(String::into_bytes),
+        protect: args.protect,
+        sync: args.sync,
+        sync_time: (args.synctime > 0).then(|| Duration::from_secs(args.synctime)),
+        rotate: (args.rotate > 0).then(|| Duration::from_secs(args.rotate)),
+        max_clients: args.max_clients,
+    };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.max(1));
+    }
+    let runtime = runtime.enable_all().build().context("start async runtime")?;
+    runtime.block_on(async move {
+        let server = Server::bind(config.clone(), args.hook.clone())
+            .await
+            .context("start zdb server")?;
+        if let Some(addr) = server.local_addr() {
+            tracing::info!("zdb listening on {addr}");
+        }
+        if let Some(path) = &config.socket {
+            tracing::info!("zdb listening on unix socket {}", path.display());
+        }
+        tracing::info!(
+            "data in {}, index in {}",
+            config.db.data_root.display(),
+            config.db.index_root.display()
+        );
+        server.run(shutdown_signal()).await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!("failed to watch SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_datasize;
+
+    fn check(input: &str, expected: Result<u64, ()>) {
+        assert_eq!(parse_datasize(input).map_err(|_| ()), expected, "{input:?}");
+    }
+
+    #[test]
+    fn datasize_suffixes_and_bounds() {
+        check("256M", Ok(256 << 20));
+        check("512k", Ok(512 << 10));
+        check("1G", Ok(1 << 30));
+        check("524288", Ok(524_288));
+        check("511k", Err(()));
+        check("4G", Err(()));
+        check("abc", Err(()));
+        check("10X", Err(()));
+    }
+}
