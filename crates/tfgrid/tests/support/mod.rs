@@ -82,8 +82,15 @@ impl Zdb {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("tfgrid zdb exited early ({status}); log:\n{}", self.log_text());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "tfgrid zdb exited early ({status}); log:\n{}",
+                    self.log_text()
+                );
             }
             if let Ok(mut s) = TcpStream::connect(self.addr()) {
                 s.set_read_timeout(Some(Duration::from_secs(5))).ok();
@@ -146,7 +153,11 @@ impl Drop for Zdb {
     fn drop(&mut self) {
         self.kill9();
         if std::thread::panicking() {
-            eprintln!("--- tfgrid zdb log ({}) ---\n{}", self.log.display(), self.log_text());
+            eprintln!(
+                "--- tfgrid zdb log ({}) ---\n{}",
+                self.log.display(),
+                self.log_text()
+            );
         }
     }
 }
@@ -159,7 +170,9 @@ pub struct Raw {
 impl Raw {
     pub fn connect(addr: SocketAddr) -> Raw {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         Raw { stream }
     }
 
@@ -176,6 +189,58 @@ impl Raw {
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Reads one reply, or `None` when the connection failed or closed.
+    pub fn try_reply(&mut self) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.try_read_value(&mut out).ok()?;
+        Some(out)
+    }
+
+    fn try_read_value(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let start = out.len();
+        let mut byte = [0u8; 1];
+        loop {
+            self.stream.read_exact(&mut byte)?;
+            out.push(byte[0]);
+            if out.len() >= start + 2 && &out[out.len() - 2..] == b"\r\n" {
+                break;
+            }
+        }
+        let line = out[start..out.len() - 2].to_vec();
+        let n: i64 = std::str::from_utf8(&line[1..])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        match line[0] {
+            b'$' if n >= 0 => {
+                let mut body = vec![0u8; n as usize + 2];
+                self.stream.read_exact(&mut body)?;
+                out.extend_from_slice(&body);
+            }
+            b'*' if n > 0 => {
+                for _ in 0..n {
+                    self.try_read_value(out)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Sends several commands in one write (pipelining), without reading.
+    pub fn send_pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        for args in cmds {
+            buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+            for a in args {
+                buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                buf.extend_from_slice(a);
+                buf.extend_from_slice(b"\r\n");
+            }
+        }
+        self.stream.write_all(&buf)
     }
 
     /// Reads one complete reply and returns its exact bytes.
@@ -205,7 +270,10 @@ impl Raw {
 
     fn read_value(&mut self, out: &mut Vec<u8>) {
         let line = self.read_line(out);
-        let n: i64 = std::str::from_utf8(&line[1..]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let n: i64 = std::str::from_utf8(&line[1..])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         match line[0] {
             b'$' if n >= 0 => {
                 let mut body = vec![0u8; n as usize + 2];
@@ -226,6 +294,27 @@ impl Raw {
         let mut byte = [0u8; 1];
         matches!(self.stream.read(&mut byte), Ok(0))
     }
+
+    /// Asserts the server closed the connection: the next read sees EOF
+    /// (or a reset), not data and not a timeout.
+    #[track_caller]
+    pub fn assert_closed(&mut self, what: &str) {
+        let mut buf = [0u8; 64];
+        match self.stream.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Ok(n) => panic!(
+                "{what}: expected a closed connection, got {}",
+                buf[..n].escape_ascii()
+            ),
+            Err(e) => panic!("{what}: expected a closed connection, got {e}"),
+        }
+    }
+
+    /// The socket, for tests that need timeouts or non-blocking reads.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
 }
 
 /// Runs `redis-cli` against `port` with `args`; `None` when redis-cli is
@@ -243,4 +332,121 @@ pub fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
 /// Whether `path` exists (helper for file assertions).
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// A decoded reply, for assertions on replies with variable parts
+/// (timestamps, cursors, nonces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Status(Vec<u8>),
+    Error(Vec<u8>),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    Array(Vec<Value>),
+}
+
+impl Value {
+    pub fn bulk(&self) -> &[u8] {
+        match self {
+            Value::Bulk(b) => b,
+            other => panic!("expected a bulk string, got {other:?}"),
+        }
+    }
+
+    pub fn int(&self) -> i64 {
+        match self {
+            Value::Int(n) => *n,
+            other => panic!("expected an integer, got {other:?}"),
+        }
+    }
+
+    pub fn array(&self) -> &[Value] {
+        match self {
+            Value::Array(items) => items,
+            other => panic!("expected an array, got {other:?}"),
+        }
+    }
+}
+
+/// Decodes exactly one reply from `bytes` (panics on trailing bytes).
+pub fn parse(bytes: &[u8]) -> Value {
+    let mut pos = 0;
+    let value = parse_at(bytes, &mut pos);
+    assert_eq!(
+        pos,
+        bytes.len(),
+        "trailing bytes after a reply: {}",
+        bytes.escape_ascii()
+    );
+    value
+}
+
+fn parse_at(bytes: &[u8], pos: &mut usize) -> Value {
+    let rest = &bytes[*pos..];
+    let eol = rest
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or_else(|| panic!("no CRLF in {}", rest.escape_ascii()));
+    let line = &rest[1..eol];
+    *pos += eol + 2;
+    let number = || -> i64 {
+        std::str::from_utf8(line)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad number {}", line.escape_ascii()))
+    };
+    match rest[0] {
+        b'+' => Value::Status(line.to_vec()),
+        b'-' => Value::Error(line.to_vec()),
+        b':' => Value::Int(number()),
+        b'$' if number() < 0 => Value::Nil,
+        b'$' => {
+            let n = number() as usize;
+            let body = bytes[*pos..*pos + n].to_vec();
+            assert_eq!(
+                &bytes[*pos + n..*pos + n + 2],
+                b"\r\n",
+                "bulk not followed by CRLF"
+            );
+            *pos += n + 2;
+            Value::Bulk(body)
+        }
+        b'*' => Value::Array((0..number().max(0)).map(|_| parse_at(bytes, pos)).collect()),
+        other => panic!("unknown reply type {:?}", other as char),
+    }
+}
+
+/// Encodes `args` as one RESP request.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut buf = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+    buf
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
