@@ -7,14 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::{Args, Subcommand};
 use zdb::server::{Server, ServerConfig};
 use zdb::{DbConfig, Hooks, Mode};
 
 /// Flags of `tfgrid zdb`; names follow the C daemon so existing command
 /// lines keep working.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct ZdbArgs {
+    #[command(subcommand)]
+    command: Option<ZdbCommand>,
     /// Data directory. Alone, it holds `data/` and `index/`; with --index it
     /// is the data root itself, as in the C daemon.
     #[arg(long, env = "TFGRID_ZDB_DATA")]
@@ -74,6 +77,29 @@ pub(crate) struct ZdbArgs {
     threads: Option<usize>,
 }
 
+#[derive(Debug, Subcommand)]
+enum ZdbCommand {
+    /// Rewrite namespaces offline, keeping only live values, and give back
+    /// the space of deleted and overwritten ones. Refuses to run while a
+    /// server holds the directories.
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, Args)]
+struct CompactArgs {
+    /// Data directory (as for `tfgrid zdb`).
+    #[arg(long, env = "TFGRID_ZDB_DATA")]
+    data: Option<PathBuf>,
+    /// Index root (as for `tfgrid zdb`).
+    #[arg(long, env = "TFGRID_ZDB_INDEX")]
+    index: Option<PathBuf>,
+    /// Data file size of the rewritten files.
+    #[arg(long, default_value = "256M", value_parser = parse_datasize)]
+    datasize: u64,
+    /// Namespaces to compact (default: all).
+    namespaces: Vec<String>,
+}
+
 fn parse_mode(s: &str) -> Result<Mode, String> {
     match s {
         "user" => Ok(Mode::User),
@@ -95,9 +121,13 @@ pub(crate) fn parse_datasize(s: &str) -> Result<u64, String> {
         Some('T') => 1 << 40,
         Some(_) => return Err(format!("invalid size suffix in {s:?}")),
     };
-    let size = n.checked_mul(mult).ok_or_else(|| format!("size {s:?} too large"))?;
+    let size = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} too large"))?;
     if !(512 << 10..4 << 30).contains(&size) {
-        return Err(format!("datasize must be at least 512k and below 4G, got {size}"));
+        return Err(format!(
+            "datasize must be at least 512k and below 4G, got {size}"
+        ));
     }
     Ok(size)
 }
@@ -114,8 +144,8 @@ fn default_base() -> PathBuf {
     data_home.join("tfgrid/zdb")
 }
 
-fn roots(args: &ZdbArgs) -> (PathBuf, PathBuf) {
-    match (&args.data, &args.index) {
+fn roots(data: &Option<PathBuf>, index: &Option<PathBuf>) -> (PathBuf, PathBuf) {
+    match (data, index) {
         (Some(data), Some(index)) => (data.clone(), index.clone()),
         (None, Some(index)) => (default_base().join("data"), index.clone()),
         (data, None) => {
@@ -125,12 +155,56 @@ fn roots(args: &ZdbArgs) -> (PathBuf, PathBuf) {
     }
 }
 
+fn compact(args: CompactArgs) -> anyhow::Result<ExitCode> {
+    let (data_root, index_root) = roots(&args.data, &args.index);
+    let mut db = zdb::Db::open(DbConfig {
+        data_root,
+        index_root,
+        mode: None,
+        datasize: args.datasize,
+        default_password: None,
+        default_maxsize: 0,
+        sync_on_rotate: true,
+        hooks: Arc::new(Hooks::none()),
+    })
+    .context("open zdb directories")?;
+    let mut total = 0u64;
+    let mut found = Vec::new();
+    for ns in db.namespaces_mut() {
+        let name = String::from_utf8_lossy(ns.name()).into_owned();
+        if !args.namespaces.is_empty() && !args.namespaces.contains(&name) {
+            continue;
+        }
+        found.push(name.clone());
+        eprint!("compacting {name} ... ");
+        let stats = ns
+            .compact()
+            .with_context(|| format!("compact namespace {name}"))?;
+        eprintln!(
+            "{} live entries, {} -> {} bytes",
+            stats.entries, stats.bytes_before, stats.bytes_after
+        );
+        total += stats.reclaimed();
+    }
+    for wanted in &args.namespaces {
+        if !found.contains(wanted) {
+            bail!("no namespace called {wanted:?}");
+        }
+    }
+    println!("reclaimed {total} bytes");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
+    if let Some(ZdbCommand::Compact(compact_args)) = args.command {
+        return compact(compact_args);
+    }
     if args.protect && args.admin.is_none() {
         bail!("--protect needs --admin");
     }
-    let (data_root, index_root) = roots(&args);
-    let tcp = (args.socket.is_none() || args.dualnet).then(|| SocketAddr::new(args.listen, args.port));
+    let (data_root, index_root) = roots(&args.data, &args.index);
+    let tcp =
+        (args.socket.is_none() || args.dualnet).then(|| SocketAddr::new(args.listen, args.port));
     let config = ServerConfig {
         db: DbConfig {
             data_root,
@@ -155,7 +229,10 @@ pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.threads {
         runtime.worker_threads(n.max(1));
     }
-    let runtime = runtime.enable_all().build().context("start async runtime")?;
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .context("start async runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(config.clone(), args.hook.clone())
             .await

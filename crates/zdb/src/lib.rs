@@ -24,11 +24,11 @@ mod append_file;
 pub mod client;
 mod crc;
 mod db;
+mod failpoint;
 pub mod format;
 mod hooks;
 mod namespace;
 pub mod server;
-
 
 pub use crc::zdb_crc32;
 pub use db::{name_allowed, CreateError, Db, DbConfig, DbOpenError, DeleteError, NsId};
@@ -36,7 +36,7 @@ pub use db::{DEFAULT_NAMESPACE, MAX_NAMESPACE_NAME};
 pub use format::{Descriptor, Mode};
 pub use hooks::{HookRun, Hooks};
 pub use namespace::{
-    Cursor, DataReadError, DelError, HistoryError, HistoryItem, Integrity, LockState, Namespace,
-    NamespaceConfig, NamespaceStats, OpenError, RawEntry, RawEntryError, ReadError, ScanError,
-    ScanItem, SetError, SetOutcome, ValueLoc,
+    CompactError, CompactStats, Cursor, DataReadError, DelError, HistoryError, HistoryItem,
+    Integrity, LockState, Namespace, NamespaceConfig, NamespaceStats, OpenError, RawEntry,
+    RawEntryError, ReadError, ScanError, ScanItem, SetError, SetOutcome, ValueLoc,
 };

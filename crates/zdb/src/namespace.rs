@@ -4,6 +4,7 @@
 //! Writes are queued in the files' buffers; [`Namespace::flush`] must run
 //! before a write is acknowledged (the server does it once per batch).
 
+mod compact;
 mod index_scan;
 mod keys;
 mod load;
@@ -15,7 +16,10 @@ mod write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use read::{HistoryError, HistoryItem, Integrity, RawEntry, RawEntryError, ReadError, ValueLoc};
+pub use compact::{CompactError, CompactStats};
+pub use read::{
+    HistoryError, HistoryItem, Integrity, RawEntry, RawEntryError, ReadError, ValueLoc,
+};
 pub use scan::{Cursor, ScanError, ScanItem};
 pub use segments::DataReadError;
 pub use write::{DelError, SetError, SetOutcome};
@@ -252,8 +256,9 @@ impl Namespace {
     /// Forces a new index/data pair (`NSJUMP`, `--rotate`).
     pub fn rotate(&mut self) -> std::io::Result<()> {
         let dirty: Vec<u32> = self.segments.dirty.iter().copied().collect();
-        let [old_i, new_i, old_d, new_d] =
-            self.segments.rotate(self.mode, self.config.sync_on_rotate)?;
+        let [old_i, new_i, old_d, new_d] = self
+            .segments
+            .rotate(self.mode, self.config.sync_on_rotate)?;
         self.written_since_rotation = false;
         let hooks = self.config.hooks.clone();
         if hooks.enabled() {
@@ -264,12 +269,19 @@ impl Namespace {
                 .join(" ");
             let status = hooks.run_blocking(
                 "jump-index",
-                &[old_i.into_os_string(), new_i.into_os_string(), dirty_arg.into()],
+                &[
+                    old_i.into_os_string(),
+                    new_i.into_os_string(),
+                    dirty_arg.into(),
+                ],
             );
             if status == Some(0) {
                 self.segments.dirty.clear();
             }
-            hooks.spawn("jump-data", &[old_d.into_os_string(), new_d.into_os_string()]);
+            hooks.spawn(
+                "jump-data",
+                &[old_d.into_os_string(), new_d.into_os_string()],
+            );
         }
         Ok(())
     }

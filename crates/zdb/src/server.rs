@@ -15,6 +15,7 @@ mod dispatch;
 mod errors;
 mod info;
 mod keys;
+mod maintenance;
 mod namespaces;
 mod scan;
 mod wait;
@@ -144,12 +145,16 @@ impl Server {
             return Err(StartError::ProtectWithoutAdmin);
         }
         let tcp = match config.tcp {
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| {
-                StartError::Bind {
-                    addr: addr.to_string(),
-                    source,
-                }
-            })?),
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: addr.to_string(),
+                            source,
+                        })?,
+                )
+            }
             None => None,
         };
         let unix = match &config.socket {
@@ -163,10 +168,13 @@ impl Server {
             None => None,
         };
         let instance = match (&tcp, &config.socket) {
-            (Some(l), _) => format!("tcp://{}", l.local_addr().map_err(|source| StartError::Bind {
-                addr: "tcp".into(),
-                source,
-            })?),
+            (Some(l), _) => format!(
+                "tcp://{}",
+                l.local_addr().map_err(|source| StartError::Bind {
+                    addr: "tcp".into(),
+                    source,
+                })?
+            ),
             (None, Some(path)) => format!("unix://{}", path.display()),
             (None, None) => String::new(),
         };
@@ -226,7 +234,11 @@ impl Server {
             tasks.spawn(accept_unix(listener, shared, limit, stop));
         }
         if let Some(every) = self.shared.config.rotate {
-            tasks.spawn(rotate_timer(self.shared.clone(), every, stop_tx.subscribe()));
+            tasks.spawn(rotate_timer(
+                self.shared.clone(),
+                every,
+                stop_tx.subscribe(),
+            ));
         }
         shutdown.await;
         tracing::info!("shutting down");

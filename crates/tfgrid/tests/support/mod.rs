@@ -20,6 +20,8 @@ pub struct Zdb {
     pub dir: PathBuf,
     pub log: PathBuf,
     extra: Vec<String>,
+    /// Environment variables for the next spawn (e.g. failpoints).
+    pub env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -41,6 +43,7 @@ impl Zdb {
             log: dir.join("zdb.log"),
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
             _tmp: Some(tmp),
         };
         zdb.spawn();
@@ -71,6 +74,7 @@ impl Zdb {
             .arg("--data")
             .arg(self.dir.join("db"))
             .args(&self.extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::from(log.try_clone().expect("clone log")))
             .stderr(Stdio::from(log))
             .spawn()
@@ -123,6 +127,23 @@ impl Zdb {
     }
 
     /// Sends SIGKILL and waits for the process.
+    /// Waits (with a deadline) for the process to exit on its own, e.g. at
+    /// a failpoint; returns its status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait child") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("tfgrid zdb did not exit; log:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

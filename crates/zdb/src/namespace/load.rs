@@ -88,6 +88,10 @@ pub(crate) fn open(
     config: NamespaceConfig,
 ) -> Result<Namespace, OpenError> {
     let desc_path = index_dir.join(DESCRIPTOR_FILE);
+    if index_dir.exists() {
+        super::compact::recover(index_dir, data_dir)
+            .map_err(OpenError::io("recover compaction of", index_dir))?;
+    }
     if index_dir.join("zdb-index-00000").exists() {
         return Err(OpenError::Legacy(index_dir.to_owned()));
     }
@@ -125,14 +129,18 @@ pub(crate) fn open(
             .write(true)
             .open(&path)
             .map_err(OpenError::io("open index", &path))?;
-        let mut len = file.metadata().map_err(OpenError::io("stat index", &path))?.len();
+        let mut len = file
+            .metadata()
+            .map_err(OpenError::io("stat index", &path))?
+            .len();
         if len < INDEX_HEADER_LEN as u64 {
             // A crash between creating the file and writing its header.
             let header = IndexHeader {
                 file_id: id,
                 mode: mode.or(forced_mode).unwrap_or(Mode::User),
             };
-            file.set_len(0).map_err(OpenError::io("truncate index", &path))?;
+            file.set_len(0)
+                .map_err(OpenError::io("truncate index", &path))?;
             file.write_all_at(&header.encode(), 0)
                 .map_err(OpenError::io("write index header", &path))?;
             len = INDEX_HEADER_LEN as u64;
@@ -168,7 +176,8 @@ pub(crate) fn open(
                 path = %path.display(),
                 "index file ends with a torn entry at offset {end} of {len}: truncating"
             );
-            file.set_len(end).map_err(OpenError::io("truncate index", &path))?;
+            file.set_len(end)
+                .map_err(OpenError::io("truncate index", &path))?;
             len = end;
         }
         if is_last {
@@ -191,9 +200,13 @@ fn open_active_data(data_dir: &Path, id: u32) -> Result<(File, u64), OpenError> 
         .truncate(false)
         .open(&path)
         .map_err(OpenError::io("open data", &path))?;
-    let len = file.metadata().map_err(OpenError::io("stat data", &path))?.len();
+    let len = file
+        .metadata()
+        .map_err(OpenError::io("stat data", &path))?
+        .len();
     if len < DATA_HEADER_LEN as u64 {
-        file.set_len(0).map_err(OpenError::io("truncate data", &path))?;
+        file.set_len(0)
+            .map_err(OpenError::io("truncate data", &path))?;
         file.write_all_at(&encode_data_header(id), 0)
             .map_err(OpenError::io("write data header", &path))?;
         return Ok((file, DATA_HEADER_LEN as u64));
@@ -225,7 +238,8 @@ fn finish(
             path = %path.display(),
             "data file ends with a torn entry at offset {end} of {len}: truncating"
         );
-        file.set_len(end).map_err(OpenError::io("truncate data", &path))?;
+        file.set_len(end)
+            .map_err(OpenError::io("truncate data", &path))?;
     }
     let data = AppendFile::new(file, path, end);
     let segments = Segments::new(
@@ -238,15 +252,14 @@ fn finish(
     );
     if let KeyIndex::Seq(table) = &mut replay.keys {
         table.next_id = replay.stats.next_internal_id;
-        table.first_ids.resize(active_id as usize + 1, table.next_id);
+        table
+            .first_ids
+            .resize(active_id as usize + 1, table.next_id);
     }
     if let KeyIndex::User(map) = &replay.keys {
         replay.stats.entries = map.len() as u64;
         replay.stats.used = map.values().map(|s| u64::from(s.length)).sum();
-        replay.stats.index_size = map
-            .keys()
-            .map(|k| C_ENTRY_OVERHEAD + k.len() as u64)
-            .sum();
+        replay.stats.index_size = map.keys().map(|k| C_ENTRY_OVERHEAD + k.len() as u64).sum();
     }
     Ok(Namespace {
         desc,

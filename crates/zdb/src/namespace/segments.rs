@@ -243,9 +243,9 @@ impl Segments {
             self.flush()?;
         }
         let old_id = self.active_id;
-        let new_id = old_id.checked_add(1).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::Other, "index file id space exhausted")
-        })?;
+        let new_id = old_id
+            .checked_add(1)
+            .ok_or_else(|| io::Error::other("index file id space exhausted"))?;
         let new_data_path = data_path(&self.data_dir, new_id);
         let new_index_path = index_path(&self.index_dir, new_id);
         // Data first: an index file never exists without its data file.
@@ -257,11 +257,19 @@ impl Segments {
         let index = create_with_header(&new_index_path, &header.encode())?;
         let old_data = std::mem::replace(
             &mut self.data,
-            AppendFile::new(data, new_data_path.clone(), crate::format::DATA_HEADER_LEN as u64),
+            AppendFile::new(
+                data,
+                new_data_path.clone(),
+                crate::format::DATA_HEADER_LEN as u64,
+            ),
         );
         let old_index = std::mem::replace(
             &mut self.index,
-            AppendFile::new(index, new_index_path.clone(), crate::format::INDEX_HEADER_LEN as u64),
+            AppendFile::new(
+                index,
+                new_index_path.clone(),
+                crate::format::INDEX_HEADER_LEN as u64,
+            ),
         );
         let old_paths = [old_index.path().to_owned(), old_data.path().to_owned()];
         self.old_data.insert(old_id, into_file(old_data));
@@ -270,7 +278,6 @@ impl Segments {
         let [old_index_path, old_data_path] = old_paths;
         Ok([old_index_path, new_index_path, old_data_path, new_data_path])
     }
-
 }
 
 fn into_file(f: AppendFile) -> File {

@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::connection::Session;
-use super::{auth, commands, keys, namespaces, scan, Counters, Shared, State};
+use super::{auth, commands, keys, maintenance, namespaces, scan, Counters, Shared, State};
 use crate::db::Db;
 use crate::namespace::Namespace;
 
@@ -31,7 +31,10 @@ impl Ctx<'_> {
     /// The session's namespace; it exists (checked before every command).
     pub(crate) fn ns(&mut self) -> &mut Namespace {
         let id = self.session.ns;
-        self.state.db.get(id).expect("session namespace checked before the command")
+        self.state
+            .db
+            .get(id)
+            .expect("session namespace checked before the command")
     }
 
     pub(crate) fn error(&mut self, text: &str) -> Flow {
@@ -115,6 +118,7 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("SELECT", auth::select),
     ("RELOAD", namespaces::reload),
     ("FLUSH", namespaces::flush),
+    ("COMPACT", maintenance::compact),
 ];
 
 /// Index in [`COMMANDS`] of the command called `name` (any case).
@@ -151,7 +155,6 @@ pub(crate) fn execute(
         return Flow::Continue;
     };
     let (canonical, handler) = COMMANDS[idx];
-    let ns = session.ns;
     let mut ctx = Ctx {
         state,
         shared,
@@ -160,7 +163,9 @@ pub(crate) fn execute(
     };
     let flow = handler(&mut ctx, args);
     if !ctx.state.watchers.is_empty() {
-        let conn_id = ctx.session.conn_id;
+        // Waiters are matched on the namespace the client is in once the
+        // command is done (a SELECT counts in its new namespace).
+        let (conn_id, ns) = (ctx.session.conn_id, ctx.session.ns);
         ctx.state.watchers.notify(conn_id, ns, canonical);
     }
     flow

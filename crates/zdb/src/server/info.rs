@@ -34,7 +34,7 @@ fn free_space(path: &Path) -> Option<u64> {
     }
     // SAFETY: statvfs returned 0, so it initialised `st`.
     let st = unsafe { st.assume_init() };
-    Some(st.f_bsize as u64 * st.f_bavail as u64)
+    Some(st.f_bsize.saturating_mul(st.f_bavail))
 }
 
 /// NSINFO text.
@@ -47,7 +47,11 @@ pub(crate) fn nsinfo(ns: &Namespace, admin: bool) -> String {
     let _ = writeln!(s, "entries: {}", stats.entries);
     let _ = writeln!(s, "public: {}", yes_no(desc.public));
     let _ = writeln!(s, "worm: {}", yes_no(desc.worm));
-    let _ = writeln!(s, "locked: {}", yes_no(ns.lock_state() != LockState::Unlocked));
+    let _ = writeln!(
+        s,
+        "locked: {}",
+        yes_no(ns.lock_state() != LockState::Unlocked)
+    );
     let _ = writeln!(s, "password: {}", yes_no(desc.password.is_some()));
     let _ = writeln!(s, "data_size_bytes: {}", stats.used);
     let _ = writeln!(s, "data_size_mb: {:.2}", mb(stats.used));
@@ -55,16 +59,28 @@ pub(crate) fn nsinfo(ns: &Namespace, admin: bool) -> String {
     let _ = writeln!(s, "index_size_bytes: {}", stats.index_size);
     let _ = writeln!(s, "index_size_kb: {:.2}", stats.index_size as f64 / 1024.0);
     // The C server prints the counter byte-swapped; clients only display it.
-    let _ = writeln!(s, "next_internal_id: 0x{:08x}", stats.next_internal_id.swap_bytes());
+    let _ = writeln!(
+        s,
+        "next_internal_id: 0x{:08x}",
+        stats.next_internal_id.swap_bytes()
+    );
     let _ = writeln!(s, "mode: {}", ns.mode());
     let _ = writeln!(s, "stats_index_io_errors: {}", stats.index_io_errors);
-    let _ = writeln!(s, "stats_index_io_error_last: {}", stats.index_io_error_last);
+    let _ = writeln!(
+        s,
+        "stats_index_io_error_last: {}",
+        stats.index_io_error_last
+    );
     let _ = writeln!(s, "stats_index_faults: 0");
     let _ = writeln!(s, "stats_data_io_errors: {}", stats.data_io_errors);
     let _ = writeln!(s, "stats_data_io_error_last: {}", stats.data_io_error_last);
     let _ = writeln!(s, "stats_data_faults: 0");
     if desc.maxsize > 0 {
-        let _ = writeln!(s, "space_available: {}", desc.maxsize.wrapping_sub(stats.used));
+        let _ = writeln!(
+            s,
+            "space_available: {}",
+            desc.maxsize.wrapping_sub(stats.used)
+        );
     }
     if let Some(free) = free_space(ns.index_dir()) {
         let _ = writeln!(s, "index_disk_freespace_bytes: {free}");
@@ -115,7 +131,11 @@ pub(crate) fn info(shared: &Shared) -> String {
     let _ = writeln!(s, "# stats");
     let _ = writeln!(s, "commands_executed: {}", load(&c.commands_executed));
     let _ = writeln!(s, "commands_failed: {}", load(&c.commands_failed));
-    let _ = writeln!(s, "commands_unauthorized: {}", load(&c.commands_unauthorized));
+    let _ = writeln!(
+        s,
+        "commands_unauthorized: {}",
+        load(&c.commands_unauthorized)
+    );
     let _ = writeln!(s, "index_disk_read_failed: {}", io.index_read_failed);
     let _ = writeln!(s, "index_disk_write_failed: {}", io.index_write_failed);
     let _ = writeln!(s, "data_disk_read_failed: {}", io.data_read_failed);

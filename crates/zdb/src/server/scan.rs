@@ -20,11 +20,10 @@ fn reply_items(ctx: &mut Ctx<'_>, items: &[ScanItem]) {
     }
 }
 
-fn walk(
-    ctx: &mut Ctx<'_>,
-    args: &[Bytes],
-    f: fn(&mut crate::Namespace, Option<&[u8]>) -> Result<Vec<ScanItem>, ScanError>,
-) -> Flow {
+/// SCAN or RSCAN on a namespace.
+type Walk = fn(&mut crate::Namespace, Option<&[u8]>) -> Result<Vec<ScanItem>, ScanError>;
+
+fn walk(ctx: &mut Ctx<'_>, args: &[Bytes], f: Walk) -> Flow {
     let cursor = args.get(1).map(|c| c.as_ref());
     match f(ctx.ns(), cursor) {
         Ok(items) => {
