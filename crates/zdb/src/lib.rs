@@ -30,6 +30,7 @@ mod hooks;
 mod namespace;
 pub mod server;
 
+pub use client::{Client, ClientError, ScanEntry};
 pub use crc::zdb_crc32;
 pub use db::{name_allowed, CreateError, Db, DbConfig, DbOpenError, DeleteError, NsId};
 pub use db::{DEFAULT_NAMESPACE, MAX_NAMESPACE_NAME};
