@@ -234,6 +234,7 @@ pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("start async runtime")?;
     runtime.block_on(async move {
+        let shutdown = shutdown_signal()?;
         let server = Server::bind(config.clone(), args.hook.clone())
             .await
             .context("start zdb server")?;
@@ -248,26 +249,24 @@ pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
             config.db.data_root.display(),
             config.db.index_root.display()
         );
-        server.run(shutdown_signal()).await;
+        server.run(shutdown).await;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+/// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives
+/// while the server starts is not lost) and returns a future that resolves
+/// on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!("failed to watch SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate()).context("watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("watch SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    })
 }
 
 #[cfg(test)]

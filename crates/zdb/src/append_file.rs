@@ -135,6 +135,11 @@ impl AppendFile {
         self.file.write_all_at(bytes, offset)
     }
 
+    /// Bytes already written to the file.
+    pub(crate) fn flushed_len(&self) -> u64 {
+        self.flushed
+    }
+
     /// Bytes appended but not yet written.
     pub(crate) fn queued_len(&self) -> usize {
         self.queued.len()

@@ -5,6 +5,7 @@
 //! before a write is acknowledged (the server does it once per batch).
 
 mod compact;
+mod data_map;
 mod index_scan;
 mod keys;
 mod load;
@@ -260,6 +261,10 @@ impl Namespace {
             .segments
             .rotate(self.mode, self.config.sync_on_rotate)?;
         self.written_since_rotation = false;
+        if let KeyIndex::Seq(table) = &mut self.keys {
+            // The new index file starts at the next id (as replayed at load).
+            table.first_ids.push(table.next_id);
+        }
         let hooks = self.config.hooks.clone();
         if hooks.enabled() {
             let dirty_arg = dirty

@@ -248,6 +248,7 @@ fn finish(
         active_id,
         index,
         data,
+        config.datasize,
         config.hooks.clone(),
     );
     if let KeyIndex::Seq(table) = &mut replay.keys {

@@ -170,11 +170,13 @@ impl Namespace {
                 let mut raw = [0u8; SEQ_SLOT_LEN];
                 self.segments.read_index(file_id, index_offset, &mut raw)?;
                 let entry = IndexEntry::decode(&raw).expect("slot read");
-                Ok((!entry.is_deleted() && raw[INDEX_ENTRY_FIXED..] == id).then_some(Live {
-                    file_id,
-                    index_offset,
-                    entry,
-                }))
+                Ok(
+                    (!entry.is_deleted() && raw[INDEX_ENTRY_FIXED..] == id).then_some(Live {
+                        file_id,
+                        index_offset,
+                        entry,
+                    }),
+                )
             }
         }
     }
@@ -206,13 +208,13 @@ impl Namespace {
 
     /// Appends the payload at `loc` to `out`.
     pub fn read_value(&mut self, loc: &ValueLoc, out: &mut BytesMut) -> Result<(), DataReadError> {
-        let start = out.len();
-        out.resize(start + loc.length as usize, 0);
-        let res = self
-            .segments
-            .read_data(loc.data_id, loc.payload_offset, &mut out[start..]);
+        let res = self.segments.read_data_into(
+            loc.data_id,
+            loc.payload_offset,
+            loc.length as usize,
+            out,
+        );
         if res.is_err() {
-            out.truncate(start);
             self.note_data_error();
         }
         res

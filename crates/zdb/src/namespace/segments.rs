@@ -8,6 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::data_map::{DataMap, MAP_SLACK};
 use crate::append_file::{count_io, AppendFile, IoKind};
 use crate::format::{encode_data_header, IndexHeader, Mode};
 use crate::hooks::Hooks;
@@ -56,6 +57,23 @@ pub(crate) fn create_with_header(path: &Path, header: &[u8]) -> io::Result<File>
 }
 
 /// Index and data files of a namespace.
+/// A data file that no longer grows.
+#[derive(Debug)]
+struct OldData {
+    file: File,
+    map: DataMap,
+    len: u64,
+}
+
+impl OldData {
+    fn new(file: File, map: Option<DataMap>) -> io::Result<OldData> {
+        let len = file.metadata()?.len();
+        let map = map.unwrap_or_else(|| DataMap::new(&file, len));
+        Ok(OldData { file, map, len })
+    }
+}
+
+/// Index and data files of a namespace.
 #[derive(Debug)]
 pub(crate) struct Segments {
     pub(crate) index_dir: PathBuf,
@@ -65,7 +83,10 @@ pub(crate) struct Segments {
     pub(crate) index: AppendFile,
     pub(crate) data: AppendFile,
     old_index: HashMap<u32, File>,
-    old_data: HashMap<u32, File>,
+    /// Map of the active data file, `window` bytes long.
+    data_map: DataMap,
+    window: u64,
+    old_data: HashMap<u32, OldData>,
     /// Flag bytes to set in older index files after the active files are
     /// flushed.
     old_patches: Vec<(u32, u64, u8)>,
@@ -81,8 +102,11 @@ impl Segments {
         active_id: u32,
         index: AppendFile,
         data: AppendFile,
+        datasize: u64,
         hooks: Arc<Hooks>,
     ) -> Segments {
+        let window = datasize.max(data.len()) + MAP_SLACK;
+        let data_map = DataMap::new(data.file(), window);
         Segments {
             index_dir,
             data_dir,
@@ -90,6 +114,8 @@ impl Segments {
             index,
             data,
             old_index: HashMap::new(),
+            data_map,
+            window,
             old_data: HashMap::new(),
             old_patches: Vec::new(),
             dirty: BTreeSet::new(),
@@ -151,7 +177,7 @@ impl Segments {
         self.old_index_file(id)?.write_all_at(bytes, offset)
     }
 
-    fn old_data_file(&mut self, id: u32) -> Result<&File, DataReadError> {
+    fn old_data_file(&mut self, id: u32) -> Result<&OldData, DataReadError> {
         if !self.old_data.contains_key(&id) {
             let path = data_path(&self.data_dir, id);
             let file = match File::open(&path) {
@@ -164,7 +190,8 @@ impl Segments {
                 }
                 Err(source) => return Err(DataReadError::Io { path, source }),
             };
-            self.old_data.insert(id, file);
+            let old = OldData::new(file, None).map_err(|source| DataReadError::Io { path, source })?;
+            self.old_data.insert(id, old);
         }
         Ok(&self.old_data[&id])
     }
@@ -174,11 +201,52 @@ impl Segments {
         if id == self.active_id {
             return Ok(self.data.len());
         }
-        let path = data_path(&self.data_dir, id);
-        self.old_data_file(id)?
-            .metadata()
-            .map(|m| m.len())
-            .map_err(|source| DataReadError::Io { path, source })
+        Ok(self.old_data_file(id)?.len)
+    }
+
+    /// Bytes `offset..offset + len` of data file `id` straight from its
+    /// map, or `None` when they must be read with `pread`.
+    pub(crate) fn data_slice(
+        &mut self,
+        id: u32,
+        offset: u64,
+        len: usize,
+    ) -> Result<Option<&[u8]>, DataReadError> {
+        if id == self.active_id {
+            if offset + len as u64 > self.data.flushed_len() {
+                let res = self.data.flush();
+                res.map_err(|source| DataReadError::Io {
+                    path: data_path(&self.data_dir, id),
+                    source,
+                })?;
+            }
+            let readable = self.data.flushed_len();
+            return Ok(self.data_map.slice(offset, len, readable));
+        }
+        let old = self.old_data_file(id)?;
+        Ok(old.map.slice(offset, len, old.len))
+    }
+
+    /// Appends `len` bytes of data file `id` at `offset` to `out`.
+    pub(crate) fn read_data_into(
+        &mut self,
+        id: u32,
+        offset: u64,
+        len: usize,
+        out: &mut bytes::BytesMut,
+    ) -> Result<(), DataReadError> {
+        if let Some(bytes) = self.data_slice(id, offset, len)? {
+            out.extend_from_slice(bytes);
+            count_io(IoKind::DataRead, len, &Ok(()));
+            return Ok(());
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        let res = self.read_data(id, offset, &mut out[start..]);
+        if res.is_err() {
+            out.truncate(start);
+        }
+        res
     }
 
     /// Reads `buf.len()` bytes of data file `id` at `offset`.
@@ -188,10 +256,15 @@ impl Segments {
         offset: u64,
         buf: &mut [u8],
     ) -> Result<(), DataReadError> {
+        if let Some(bytes) = self.data_slice(id, offset, buf.len())? {
+            buf.copy_from_slice(bytes);
+            count_io(IoKind::DataRead, buf.len(), &Ok(()));
+            return Ok(());
+        }
         let res = if id == self.active_id {
             self.data.read_exact_at(buf, offset)
         } else {
-            self.old_data_file(id)?.read_exact_at(buf, offset)
+            self.old_data_file(id)?.file.read_exact_at(buf, offset)
         };
         count_io(IoKind::DataRead, buf.len(), &res);
         res.map_err(|source| DataReadError::Io {
@@ -272,7 +345,13 @@ impl Segments {
             ),
         );
         let old_paths = [old_index.path().to_owned(), old_data.path().to_owned()];
-        self.old_data.insert(old_id, into_file(old_data));
+        // The old map stays valid: the file keeps its bytes and stops growing.
+        let old_map = std::mem::replace(
+            &mut self.data_map,
+            DataMap::new(self.data.file(), self.window),
+        );
+        let old = OldData::new(into_file(old_data), Some(old_map))?;
+        self.old_data.insert(old_id, old);
         self.old_index.insert(old_id, into_file(old_index));
         self.active_id = new_id;
         let [old_index_path, old_data_path] = old_paths;

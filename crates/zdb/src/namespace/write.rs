@@ -136,10 +136,16 @@ impl Namespace {
     /// Compares the stored payload of `live` with `value` (crc and length
     /// already match; this rules out collisions).
     fn same_payload(&mut self, live: &Live, key_len: usize, value: &[u8]) -> bool {
-        let mut stored = vec![0u8; value.len()];
         let at = u64::from(live.entry.data_offset) + (DATA_ENTRY_FIXED + key_len) as u64;
         let data_id = self.data_id_of(live);
-        self.segments.read_data(data_id, at, &mut stored).is_ok() && stored == value
+        match self.segments.data_slice(data_id, at, value.len()) {
+            Ok(Some(stored)) => stored == value,
+            Ok(None) => {
+                let mut stored = vec![0u8; value.len()];
+                self.segments.read_data(data_id, at, &mut stored).is_ok() && stored == value
+            }
+            Err(_) => false,
+        }
     }
 
     /// Data file of a live entry: user mode keeps index and data ids in
@@ -156,8 +162,8 @@ impl Namespace {
     /// limit.
     fn rotate_if_full(&mut self, value_len: usize) -> Result<(), SetError> {
         let data_full = self.segments.data.len() + value_len as u64 > self.config.datasize;
-        let index_full = self.segments.index.len() + (INDEX_ENTRY_FIXED + 255) as u64
-            > u64::from(u32::MAX);
+        let index_full =
+            self.segments.index.len() + (INDEX_ENTRY_FIXED + 255) as u64 > u64::from(u32::MAX);
         if data_full || index_full {
             self.rotate().map_err(SetError::Index)?;
         }
@@ -207,7 +213,8 @@ impl Namespace {
     ) -> Result<SetOutcome, SetError> {
         let data_offset = self.append_data(key, value, crc, 0, timestamp);
         let file_id = self.segments.active_id;
-        let (parent_id, parent_offset) = live.map_or((0, 0), |l| (l.file_id, l.index_offset as u32));
+        let (parent_id, parent_offset) =
+            live.map_or((0, 0), |l| (l.file_id, l.index_offset as u32));
         let entry = IndexEntry {
             key_len: key.len() as u8,
             data_offset,
@@ -223,8 +230,11 @@ impl Namespace {
         let index_offset = self.append_index(entry, key);
         if let Some(live) = live {
             // Appended first, flagged second (applied in that order by flush).
-            self.segments
-                .patch_index_flags(live.file_id, live.index_offset, live.entry.flags | FLAG_DELETED);
+            self.segments.patch_index_flags(
+                live.file_id,
+                live.index_offset,
+                live.entry.flags | FLAG_DELETED,
+            );
             self.stats.used -= u64::from(live.entry.length);
         } else {
             self.stats.entries += 1;
@@ -328,15 +338,21 @@ impl Namespace {
             LockState::Locked => return Err(DelError::Locked),
             LockState::Unlocked => {}
         }
-        let live = self.live(key).map_err(DelError::Index)?.ok_or(DelError::NotFound)?;
+        let live = self
+            .live(key)
+            .map_err(DelError::Index)?
+            .ok_or(DelError::NotFound)?;
         if self.desc.worm {
             return Err(DelError::Worm);
         }
         let timestamp = timestamp.unwrap_or_else(now_secs);
         self.written_since_rotation = true;
         self.append_data(key, &[], 0, FLAG_DELETED, timestamp);
-        self.segments
-            .patch_index_flags(live.file_id, live.index_offset, live.entry.flags | FLAG_DELETED);
+        self.segments.patch_index_flags(
+            live.file_id,
+            live.index_offset,
+            live.entry.flags | FLAG_DELETED,
+        );
         if let KeyIndex::User(map) = &mut self.keys {
             map.remove(key);
             self.stats.index_size -= 64 + key.len() as u64;
