@@ -72,6 +72,9 @@ pub(crate) struct ZdbArgs {
     /// Most clients served at once.
     #[arg(long, default_value_t = 10_000)]
     max_clients: usize,
+    /// Load the database, print what each namespace holds, and exit.
+    #[arg(long)]
+    dump: bool,
     /// Worker threads (default: one per core).
     #[arg(long, env = "TFGRID_ZDB_THREADS")]
     threads: Option<usize>,
@@ -156,18 +159,8 @@ fn roots(data: &Option<PathBuf>, index: &Option<PathBuf>) -> (PathBuf, PathBuf) 
 }
 
 fn compact(args: CompactArgs) -> anyhow::Result<ExitCode> {
-    let (data_root, index_root) = roots(&args.data, &args.index);
-    let mut db = zdb::Db::open(DbConfig {
-        data_root,
-        index_root,
-        mode: None,
-        datasize: args.datasize,
-        default_password: None,
-        default_maxsize: 0,
-        sync_on_rotate: true,
-        hooks: Arc::new(Hooks::none()),
-    })
-    .context("open zdb directories")?;
+    let mut db = zdb::Db::open(offline_config(&args.data, &args.index, args.datasize))
+        .context("open zdb directories")?;
     let mut total = 0u64;
     let mut found = Vec::new();
     for ns in db.namespaces_mut() {
@@ -195,9 +188,48 @@ fn compact(args: CompactArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Storage settings for opening the directories without serving.
+fn offline_config(data: &Option<PathBuf>, index: &Option<PathBuf>, datasize: u64) -> DbConfig {
+    let (data_root, index_root) = roots(data, index);
+    DbConfig {
+        data_root,
+        index_root,
+        mode: None,
+        datasize,
+        default_password: None,
+        default_maxsize: 0,
+        sync_on_rotate: true,
+        hooks: Arc::new(Hooks::none()),
+    }
+}
+
+/// `--dump`: one line per namespace.
+fn dump(args: &ZdbArgs) -> anyhow::Result<ExitCode> {
+    let db = zdb::Db::open(offline_config(&args.data, &args.index, args.datasize))
+        .context("open zdb directories")?;
+    println!("namespace\tmode\tentries\tdata_bytes\tfiles\tpublic\tpassword");
+    for ns in db.namespaces() {
+        let stats = ns.stats();
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            String::from_utf8_lossy(ns.name()),
+            ns.mode(),
+            stats.entries,
+            stats.used,
+            ns.active_file_id() + 1,
+            ns.descriptor().public,
+            ns.descriptor().password.is_some(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
     if let Some(ZdbCommand::Compact(compact_args)) = args.command {
         return compact(compact_args);
+    }
+    if args.dump {
+        return dump(&args);
     }
     if args.protect && args.admin.is_none() {
         bail!("--protect needs --admin");
