@@ -9,11 +9,13 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
-use crate::reply::{parse_reply, Reply, ReplyError, ReplyLimits};
+use crate::reply::{scan_reply, take_reply, Progress, Reply, ReplyError, ReplyLimits};
 use crate::request::encode_request;
 
 /// Smallest free space offered to each socket read.
 const MIN_READ: usize = 16 * 1024;
+/// Most space reserved at once for a reply announced as large.
+const MAX_RESERVE: usize = 16 * 1024 * 1024;
 
 /// Why a client call failed; an error *reply* from the server is not one of these.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,8 @@ pub struct Client {
     wbuf: BytesMut,
     /// Requests queued in `wbuf` whose replies have not been read.
     n_pending: usize,
+    /// The read buffer cannot hold a whole reply before reaching this length.
+    needed: usize,
 }
 
 impl Client {
@@ -100,6 +104,7 @@ impl Client {
             rbuf: BytesMut::with_capacity(MIN_READ),
             wbuf: BytesMut::with_capacity(MIN_READ),
             n_pending: 0,
+            needed: 0,
         }
     }
 
@@ -159,11 +164,19 @@ impl Client {
     /// Reads the next reply, e.g. a message the server pushes without a request.
     pub async fn read_reply(&mut self) -> Result<Reply, ClientError> {
         loop {
-            if let Some(reply) = parse_reply(&mut self.rbuf, &self.limits)? {
-                return Ok(reply);
+            if self.rbuf.len() >= self.needed {
+                match scan_reply(&self.rbuf, &self.limits)? {
+                    Progress::Complete(len) => {
+                        self.needed = 0;
+                        return Ok(take_reply(&mut self.rbuf, len, &self.limits)?);
+                    }
+                    Progress::Incomplete { needed } => self.needed = needed,
+                }
             }
-            if self.rbuf.capacity() - self.rbuf.len() < MIN_READ {
-                self.rbuf.reserve(MIN_READ);
+            let pending = self.needed.saturating_sub(self.rbuf.len());
+            let want = pending.clamp(MIN_READ, MAX_RESERVE);
+            if self.rbuf.capacity() - self.rbuf.len() < want {
+                self.rbuf.reserve(want);
             }
             if self.stream.read_buf(&mut self.rbuf).await? == 0 {
                 return Err(ClientError::Closed);

@@ -16,7 +16,7 @@ pub(crate) enum LineError {
 /// The whole line, type byte and `\r\n` included, may be at most `max_line`
 /// bytes long. Returns `Ok(None)` while the line may still be completed by more
 /// input; only the first `max_line` bytes of the line are ever scanned.
-#[inline]
+#[inline(never)]
 pub(crate) fn find_line(
     buf: &[u8],
     start: usize,
@@ -48,7 +48,7 @@ pub(crate) fn find_line(
 ///
 /// Returns the value, `None` if the line is not `-?[0-9]+` or overflows, and
 /// the offset just past the line. Errors and `Ok(None)` are as for [`find_line`].
-#[inline]
+#[inline(always)]
 pub(crate) fn numeric_line(
     buf: &[u8],
     start: usize,
@@ -66,7 +66,7 @@ pub(crate) fn numeric_line(
 /// The common case of [`numeric_line`] in one pass: a well-formed, complete,
 /// short line. `None` sends the caller to the general path, which also
 /// classifies errors.
-#[inline]
+#[inline(always)]
 fn short_decimal_line(buf: &[u8], start: usize, max_line: usize) -> Option<(Decimal, usize)> {
     // Longest text that leaves room for the type byte and CRLF.
     let max_text = max_line.checked_sub(3)?;
@@ -97,7 +97,7 @@ fn short_decimal_line(buf: &[u8], start: usize, max_line: usize) -> Option<(Deci
 ///
 /// Returns the offset just past that `\r\n`, or `Ok(None)` while it has not fully
 /// arrived; a wrong byte is reported as soon as it is buffered.
-#[inline]
+#[inline(always)]
 pub(crate) fn payload_end(buf: &[u8], data: usize, len: usize) -> Result<Option<usize>, LineError> {
     // `data <= buf.len()` and `len` is bounded by a limit, but stay checked anyway.
     let end = data

@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 mod parse;
 
 pub use parse::{parse_reply, ReplyError, ReplyLimits};
+pub(crate) use parse::{scan_reply, take_reply, Progress};
 
 pub(crate) const CRLF: &[u8] = b"\r\n";
 

@@ -96,7 +96,7 @@ pub(crate) enum Scan {
 }
 
 /// Reads the header line at `start` (`*N` or `$N`): its value and where the next item starts.
-#[inline]
+#[inline(always)]
 fn header(
     buf: &[u8],
     start: usize,
@@ -111,7 +111,7 @@ fn header(
 }
 
 /// Validates the array header at the start of `buf`: argument count and first element offset.
-#[inline]
+#[inline(always)]
 fn array_header(buf: &[u8], limits: &Limits) -> Result<Option<(usize, usize)>, RequestError> {
     match buf.first() {
         None => return Ok(None),
@@ -134,7 +134,7 @@ fn array_header(buf: &[u8], limits: &Limits) -> Result<Option<(usize, usize)>, R
 }
 
 /// Validates the bulk header at `pos`: payload length and payload offset.
-#[inline]
+#[inline(always)]
 fn bulk_header(
     buf: &[u8],
     pos: usize,
@@ -227,6 +227,9 @@ pub fn needed_hint(buf: &[u8], limits: &Limits) -> usize {
 }
 
 /// Appends `args` to `buf` as an array of bulk strings.
+///
+/// `args` should hold at least the command name: an empty array is encoded
+/// as `*0`, which [`parse_request`] rejects.
 pub fn encode_request(buf: &mut BytesMut, args: &[&[u8]]) {
     let payload: usize = args.iter().map(|a| a.len() + 16).sum();
     buf.reserve(payload + 16);

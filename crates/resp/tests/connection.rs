@@ -326,6 +326,38 @@ async fn close_mid_frame_ends_the_connection() {
 }
 
 #[tokio::test]
+async fn client_reads_large_replies() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let value = vec![b'z'; 8 * 1024 * 1024 + 5];
+    let mut wire = BytesMut::new();
+    reply::bulk(&mut wire, &value);
+    reply::array_header(&mut wire, 100_000);
+    for i in 0..100_000 {
+        reply::integer(&mut wire, i);
+    }
+    tokio::spawn(async move {
+        if let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(&wire).await;
+        }
+    });
+    let mut client = Client::connect_tcp(addr).await.expect("connect");
+    let big = client.read_reply().await.expect("bulk");
+    assert_eq!(big.as_bytes(), Some(&value[..]));
+    let array = client.read_reply().await.expect("array");
+    let items = array.as_array().expect("an array");
+    assert_eq!(items.len(), 100_000);
+    assert!(items
+        .iter()
+        .enumerate()
+        .all(|(i, r)| r.as_integer() == Some(i as i64)));
+    assert!(matches!(
+        client.read_reply().await,
+        Err(ClientError::Closed)
+    ));
+}
+
+#[tokio::test]
 async fn unix_socket_client() {
     let dir = std::env::temp_dir().join(format!("resp-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

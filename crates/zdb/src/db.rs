@@ -205,7 +205,8 @@ impl Db {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if is_dir && name.as_bytes() != DEFAULT_NAMESPACE && !name.as_bytes().starts_with(b".") {
+            if is_dir && name.as_bytes() != DEFAULT_NAMESPACE && !name.as_bytes().starts_with(b".")
+            {
                 names.push(name);
             }
         }
@@ -227,7 +228,10 @@ impl Db {
 
     fn dirs(&self, name: &[u8]) -> (PathBuf, PathBuf) {
         let name = std::ffi::OsStr::from_bytes(name);
-        (self.config.index_root.join(name), self.config.data_root.join(name))
+        (
+            self.config.index_root.join(name),
+            self.config.data_root.join(name),
+        )
     }
 
     fn open_namespace(&self, name: &[u8], create: bool) -> Result<Namespace, DbOpenError> {
@@ -273,7 +277,8 @@ impl Db {
 
     /// Handle of `default`.
     pub fn default_id(&self) -> NsId {
-        self.find(DEFAULT_NAMESPACE).expect("default namespace always exists")
+        self.find(DEFAULT_NAMESPACE)
+            .expect("default namespace always exists")
     }
 
     /// Handle of the namespace called `name`.
@@ -322,7 +327,10 @@ impl Db {
         let mode = self.config.mode.unwrap_or(Mode::User);
         let ns = namespace::create(&index_dir, &data_dir, name, mode, self.ns_config())?;
         let id = self.insert(ns);
-        self.config.hooks.spawn("namespace-created", &[std::ffi::OsStr::from_bytes(name).into()]);
+        self.config.hooks.spawn(
+            "namespace-created",
+            &[std::ffi::OsStr::from_bytes(name).into()],
+        );
         Ok(id)
     }
 
@@ -333,10 +341,16 @@ impl Db {
         }
         let id = self.find(name).ok_or(DeleteError::NotFound)?;
         let slot = self.slots[id.slot as usize].take().expect("found above");
-        let (index_dir, data_dir) = (slot.ns.index_dir().to_owned(), slot.ns.data_dir().to_owned());
+        let (index_dir, data_dir) = (
+            slot.ns.index_dir().to_owned(),
+            slot.ns.data_dir().to_owned(),
+        );
         drop(slot);
         namespace::remove_dirs(&index_dir, &data_dir).map_err(DeleteError::Io)?;
-        self.config.hooks.spawn("namespace-deleted", &[std::ffi::OsStr::from_bytes(name).into()]);
+        self.config.hooks.spawn(
+            "namespace-deleted",
+            &[std::ffi::OsStr::from_bytes(name).into()],
+        );
         Ok(())
     }
 
@@ -351,18 +365,23 @@ impl Db {
         let desc = ns.descriptor().clone();
         let mode = ns.mode();
         for dir in [&index_dir, &data_dir] {
-            for entry in fs::read_dir(dir).map_err(OpenError::io("list", dir))?.flatten() {
+            for entry in fs::read_dir(dir)
+                .map_err(OpenError::io("list", dir))?
+                .flatten()
+            {
                 let name = entry.file_name();
                 let bytes = name.as_bytes();
                 let numbered = bytes.len() > 1
                     && (bytes[0] == b'i' || bytes[0] == b'd')
                     && bytes[1..].iter().all(u8::is_ascii_digit);
                 if numbered {
-                    fs::remove_file(entry.path()).map_err(OpenError::io("remove", &entry.path()))?;
+                    fs::remove_file(entry.path())
+                        .map_err(OpenError::io("remove", &entry.path()))?;
                 }
             }
         }
-        let mut fresh = namespace::create(&index_dir, &data_dir, &desc.name, mode, self.ns_config())?;
+        let mut fresh =
+            namespace::create(&index_dir, &data_dir, &desc.name, mode, self.ns_config())?;
         fresh.set_lock_state(lock);
         *self.get(id).expect("checked above") = fresh;
         Ok(())

@@ -486,7 +486,11 @@ impl Descriptor {
         }
         let name_len = usize::from(buf[ND_NAME_LEN]);
         let password_len = usize::from(buf[ND_PASSWORD_LEN]);
-        need("namespace descriptor", buf, ND_FIXED + name_len + password_len)?;
+        need(
+            "namespace descriptor",
+            buf,
+            ND_FIXED + name_len + password_len,
+        )?;
         let flags = buf[ND_FLAGS];
         let name = buf[ND_FIXED..ND_FIXED + name_len].to_vec();
         let password = buf[ND_FIXED + name_len..ND_FIXED + name_len + password_len].to_vec();
@@ -521,7 +525,10 @@ mod tests {
         let mut expected = vec![1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5];
         expected.extend_from_slice(b"default");
         assert_eq!(bytes, expected);
-        assert_eq!(Descriptor::decode(&bytes).unwrap(), Descriptor::new(b"default"));
+        assert_eq!(
+            Descriptor::decode(&bytes).unwrap(),
+            Descriptor::new(b"default")
+        );
     }
 
     #[test]
@@ -557,13 +564,19 @@ mod tests {
         assert_eq!(IndexHeader::decode(&bytes).unwrap(), header);
         let mut bad = bytes;
         bad[0] = b'X';
-        assert!(matches!(IndexHeader::decode(&bad), Err(FormatError::BadMagic { .. })));
+        assert!(matches!(
+            IndexHeader::decode(&bad),
+            Err(FormatError::BadMagic { .. })
+        ));
         let mut bad = bytes;
         bad[IH_MODE] = 9;
         assert_eq!(IndexHeader::decode(&bad), Err(FormatError::BadMode(9)));
         let mut bad = bytes;
         bad[4] = 3;
-        assert!(matches!(IndexHeader::decode(&bad), Err(FormatError::BadVersion { .. })));
+        assert!(matches!(
+            IndexHeader::decode(&bad),
+            Err(FormatError::BadVersion { .. })
+        ));
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub struct Hooks {
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hooks").field("program", &self.program).finish()
+        f.debug_struct("Hooks")
+            .field("program", &self.program)
+            .finish()
     }
 }
 

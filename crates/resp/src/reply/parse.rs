@@ -168,29 +168,54 @@ fn head(
     Ok(Some((head, next)))
 }
 
-/// Finds the end of the reply at `pos` without building it; `None` while incomplete.
+/// Shortest reply on the wire: `+\r\n`.
+const MIN_REPLY: usize = 3;
+
+/// How much of a reply `scan` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// The reply ends at this offset.
+    Complete(usize),
+    /// The buffer must reach at least `needed` bytes before the reply can end.
+    Incomplete { needed: usize },
+}
+
+/// Finds the end of the reply at `pos` without building it.
 fn scan(
     buf: &[u8],
     pos: usize,
     depth: usize,
     limits: &ReplyLimits,
-) -> Result<Option<usize>, ReplyError> {
+) -> Result<Progress, ReplyError> {
     let Some((head, mut next)) = head(buf, pos, depth, limits)? else {
-        return Ok(None);
+        return Ok(Progress::Incomplete {
+            needed: buf.len() + 1,
+        });
     };
     match head {
-        Head::Bulk(Some(len)) => return Ok(payload_end(buf, next, len)?),
+        Head::Bulk(Some(len)) => {
+            return Ok(match payload_end(buf, next, len)? {
+                Some(end) => Progress::Complete(end),
+                None => Progress::Incomplete {
+                    needed: next.saturating_add(len).saturating_add(2),
+                },
+            })
+        }
         Head::Array(Some(n)) => {
-            for _ in 0..n {
+            for item_idx in 0..n {
                 match scan(buf, next, depth + 1, limits)? {
-                    Some(end) => next = end,
-                    None => return Ok(None),
+                    Progress::Complete(end) => next = end,
+                    Progress::Incomplete { needed } => {
+                        let rest = (n - item_idx - 1).saturating_mul(MIN_REPLY);
+                        let needed = needed.saturating_add(rest);
+                        return Ok(Progress::Incomplete { needed });
+                    }
                 }
             }
         }
         _ => {}
     }
-    Ok(Some(next))
+    Ok(Progress::Complete(next))
 }
 
 /// Builds the reply at `pos` of a frame already checked by `scan`.
@@ -232,11 +257,26 @@ fn build(
 /// payloads are skipped by length while scanning and sliced, not copied, once
 /// the whole reply is there.
 pub fn parse_reply(buf: &mut BytesMut, limits: &ReplyLimits) -> Result<Option<Reply>, ReplyError> {
-    let Some(len) = scan(buf, 0, 0, limits)? else {
-        return Ok(None);
-    };
+    match scan_reply(buf, limits)? {
+        Progress::Complete(len) => take_reply(buf, len, limits).map(Some),
+        Progress::Incomplete { .. } => Ok(None),
+    }
+}
+
+/// Scans the reply at the head of `buf`; an incomplete one comes with a lower
+/// bound on the bytes it needs, so a reader can skip pointless rescans.
+pub(crate) fn scan_reply(buf: &[u8], limits: &ReplyLimits) -> Result<Progress, ReplyError> {
+    scan(buf, 0, 0, limits)
+}
+
+/// Splits a reply of `len` bytes, found by [`scan_reply`], off `buf`.
+pub(crate) fn take_reply(
+    buf: &mut BytesMut,
+    len: usize,
+    limits: &ReplyLimits,
+) -> Result<Reply, ReplyError> {
     let frame = buf.split_to(len).freeze();
-    Ok(Some(build(&frame, 0, 0, limits)?.0))
+    Ok(build(&frame, 0, 0, limits)?.0)
 }
 
 #[cfg(test)]
@@ -385,6 +425,30 @@ mod tests {
         check_with(&l, b"+abcd\r\n", Err(LineTooLong));
         check_with(&l, b"+abcd", Err(LineTooLong));
         check_with(&l, b"+abc", Ok(None));
+    }
+
+    fn check_needed(input: &[u8], needed: usize) {
+        let got = scan_reply(input, &ReplyLimits::default());
+        assert_eq!(got, Ok(Progress::Incomplete { needed }), "input {input:?}");
+    }
+
+    #[test]
+    fn needed_is_a_lower_bound() {
+        check_needed(b"", 1);
+        check_needed(b"+OK", 4);
+        check_needed(b"$10\r\nab", 5 + 10 + 2);
+        check_needed(b"*3\r\n", 5 + 2 * 3);
+        check_needed(b"*3\r\n:1\r\n$4\r\n", 12 + 4 + 2 + 3);
+        check_needed(b"*2\r\n*2\r\n:1\r\n", 13 + 3);
+        let wire = b"*3\r\n$5\r\nhello\r\n*2\r\n+\r\n:-1\r\n$-1\r\n";
+        for len in 0..wire.len() {
+            match scan_reply(&wire[..len], &ReplyLimits::default()) {
+                Ok(Progress::Incomplete { needed }) => {
+                    assert!(len < needed && needed <= wire.len())
+                }
+                other => panic!("prefix {len}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -208,12 +208,9 @@ impl Namespace {
 
     /// Appends the payload at `loc` to `out`.
     pub fn read_value(&mut self, loc: &ValueLoc, out: &mut BytesMut) -> Result<(), DataReadError> {
-        let res = self.segments.read_data_into(
-            loc.data_id,
-            loc.payload_offset,
-            loc.length as usize,
-            out,
-        );
+        let res =
+            self.segments
+                .read_data_into(loc.data_id, loc.payload_offset, loc.length as usize, out);
         if res.is_err() {
             self.note_data_error();
         }

@@ -190,7 +190,8 @@ impl Segments {
                 }
                 Err(source) => return Err(DataReadError::Io { path, source }),
             };
-            let old = OldData::new(file, None).map_err(|source| DataReadError::Io { path, source })?;
+            let old =
+                OldData::new(file, None).map_err(|source| DataReadError::Io { path, source })?;
             self.old_data.insert(id, old);
         }
         Ok(&self.old_data[&id])

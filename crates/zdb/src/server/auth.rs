@@ -94,6 +94,7 @@ fn switch(ctx: &mut Ctx<'_>, id: NsId, writable: bool) -> Flow {
     }
     ctx.session.ns = id;
     ctx.session.writable = writable;
+    ctx.state.watchers.moved(ctx.session.conn_id, id);
     ctx.ok()
 }
 

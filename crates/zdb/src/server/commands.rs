@@ -36,7 +36,9 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
 fn leading_number(raw: &[u8]) -> u64 {
     raw.iter()
         .take_while(|b| b.is_ascii_digit())
-        .fold(0u64, |n, b| n.saturating_mul(10).saturating_add(u64::from(b - b'0')))
+        .fold(0u64, |n, b| {
+            n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+        })
 }
 
 pub(crate) fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
@@ -59,7 +61,11 @@ pub(crate) fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     if !(WAIT_MIN_MS..=WAIT_MAX_MS).contains(&timeout_ms) {
         return ctx.error("Invalid timeout");
     }
-    let (conn_id, ns, tx) = (ctx.session.conn_id, ctx.session.ns, ctx.session.notify.clone());
+    let (conn_id, ns, tx) = (
+        ctx.session.conn_id,
+        ctx.session.ns,
+        ctx.session.notify.clone(),
+    );
     ctx.state.watchers.add(conn_id, ns, command, tx);
     ctx.session.wait_deadline =
         Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms));

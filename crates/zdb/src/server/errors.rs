@@ -17,8 +17,7 @@ pub(crate) const NS_NOT_FOUND: &str = "Namespace not found";
 pub(crate) const NS_TOO_LONG: &str = "Namespace too long";
 pub(crate) const ARG_TOO_LONG: &str = "Argument too long";
 pub(crate) const ACCESS_DENIED: &str = "Access denied";
-pub(crate) const NO_CHALLENGE: &str =
-    "No CHALLENGE requested, secure authentication not available";
+pub(crate) const NO_CHALLENGE: &str = "No CHALLENGE requested, secure authentication not available";
 pub(crate) const ONLY_SECURE: &str = "Only SECURE extra method supported";
 pub(crate) const INVALID_HASH_LEN: &str = "Invalid hash length";
 pub(crate) const PASSWORD_TOO_LONG: &str = "Password too long";

@@ -12,7 +12,11 @@ pub(crate) const MAX_KEY: usize = 255;
 /// C `atoll`: optional blanks and sign, then digits up to the first other
 /// byte; anything unparsable is 0. Used for the admin timestamp forms.
 pub(crate) fn atoll(raw: &[u8]) -> i64 {
-    let mut bytes = raw.iter().copied().skip_while(u8::is_ascii_whitespace).peekable();
+    let mut bytes = raw
+        .iter()
+        .copied()
+        .skip_while(u8::is_ascii_whitespace)
+        .peekable();
     let negative = match bytes.peek() {
         Some(b'-') => {
             bytes.next();
@@ -52,7 +56,9 @@ fn read_key<'a>(ctx: &mut Ctx<'_>, args: &'a [Bytes]) -> Result<&'a [u8], Flow> 
 
 /// Looks `key` up in the session's namespace, answering errors itself.
 fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<ValueLoc>, Flow> {
-    ctx.ns().lookup(key).map_err(|e| ctx.error(errors::read_error(&e)))
+    ctx.ns()
+        .lookup(key)
+        .map_err(|e| ctx.error(errors::read_error(&e)))
 }
 
 /// Writes a bulk reply with the payload at `loc`, or `-Internal Error`.

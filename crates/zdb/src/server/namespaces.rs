@@ -137,7 +137,10 @@ pub(crate) fn nsset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let forced_mode = ctx.db().config().mode;
     let ns = ctx.state.db.get(id).expect("just found");
     let runtime = matches!(property.as_ref(), b"mode" | b"lock" | b"freeze");
-    let persistent = matches!(property.as_ref(), b"maxsize" | b"password" | b"public" | b"worm");
+    let persistent = matches!(
+        property.as_ref(),
+        b"maxsize" | b"password" | b"public" | b"worm"
+    );
     if !runtime && !persistent {
         return ctx.error("Invalid property");
     }
@@ -148,7 +151,8 @@ pub(crate) fn nsset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     match property.as_ref() {
         b"mode" => {
             if forced_mode.is_some() {
-                return ctx.error("This server instance is configured to use a single runtime mode");
+                return ctx
+                    .error("This server instance is configured to use a single runtime mode");
             }
             let mode = match value.as_ref() {
                 b"user" => Mode::User,

@@ -59,6 +59,13 @@ impl Watchers {
         self.list.len() != before
     }
 
+    /// `conn_id` switched to `ns`: its pending WAIT now watches there.
+    pub(crate) fn moved(&mut self, conn_id: u64, ns: NsId) {
+        for w in self.list.iter_mut().filter(|w| w.conn_id == conn_id) {
+            w.ns = ns;
+        }
+    }
+
     /// `by` ran `command` in `ns`: wake every other client waiting for it.
     pub(crate) fn notify(&mut self, by: u64, ns: NsId, command: &'static str) {
         self.list.retain(|w| {
