@@ -8,6 +8,17 @@
 //! ordered exactly as in the single-threaded C server, while socket I/O and
 //! parsing of different clients run in parallel.
 
+/// Unwraps a `Result<T, Flow>` in a command handler: on `Err`, the reply
+/// was already written and the handler returns that flow.
+macro_rules! handled {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(flow) => return flow,
+        }
+    };
+}
+
 mod auth;
 mod commands;
 mod connection;

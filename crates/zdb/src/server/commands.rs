@@ -73,16 +73,12 @@ pub(crate) fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn mirror(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
+    handled!(ctx.require_admin());
     ctx.status(b"Starting mirroring")
 }
 
 pub(crate) fn master(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
+    handled!(ctx.require_admin());
     ctx.status(b"Hello, master")
 }
 
@@ -91,9 +87,7 @@ pub(crate) fn stop(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn hooks(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
+    handled!(ctx.require_admin());
     let runs = ctx.shared.hooks.list();
     resp::reply::array_header(ctx.out, runs.len());
     for run in runs {
@@ -112,9 +106,7 @@ pub(crate) fn hooks(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn index(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
+    handled!(ctx.require_admin());
     if args.len() < 2 {
         return ctx.error(MISSING_ARGUMENTS);
     }
@@ -140,9 +132,7 @@ pub(crate) fn index(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 
 /// `DATA RAW <fileid> <offset>`: one data entry, for incremental replication.
 pub(crate) fn data(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
+    handled!(ctx.require_admin());
     if args.len() < 4 {
         return ctx.error(MISSING_ARGUMENTS);
     }

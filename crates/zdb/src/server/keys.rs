@@ -83,9 +83,7 @@ fn reply_value(ctx: &mut Ctx<'_>, loc: &ValueLoc) {
 pub(crate) fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let timestamp = match args.len() {
         4 => {
-            if let Err(flow) = ctx.require_admin() {
-                return flow;
-            }
+            handled!(ctx.require_admin());
             Some(atoll(&args[3]) as u32)
         }
         3 => None,
@@ -111,16 +109,12 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let key = match read_key(ctx, args) {
-        Ok(key) => key,
-        Err(flow) => return flow,
-    };
-    match lookup(ctx, key) {
-        Ok(Some(loc)) => reply_value(ctx, &loc),
-        Ok(None) => {
+    let key = handled!(read_key(ctx, args));
+    match handled!(lookup(ctx, key)) {
+        Some(loc) => reply_value(ctx, &loc),
+        None => {
             ctx.nil();
         }
-        Err(flow) => return flow,
     }
     Flow::Continue
 }
@@ -157,9 +151,7 @@ pub(crate) fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 pub(crate) fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let timestamp = match args.len() {
         3 => {
-            if let Err(flow) = ctx.require_admin() {
-                return flow;
-            }
+            handled!(ctx.require_admin());
             Some(atoll(&args[2]) as u32)
         }
         2 => None,
@@ -183,14 +175,9 @@ pub(crate) fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 
 /// Shared body of EXISTS, LENGTH and KEYTIME.
 fn with_loc(ctx: &mut Ctx<'_>, args: &[Bytes], reply: fn(&mut Ctx<'_>, Option<ValueLoc>)) -> Flow {
-    let key = match read_key(ctx, args) {
-        Ok(key) => key,
-        Err(flow) => return flow,
-    };
-    match lookup(ctx, key) {
-        Ok(loc) => reply(ctx, loc),
-        Err(flow) => return flow,
-    }
+    let key = handled!(read_key(ctx, args));
+    let loc = handled!(lookup(ctx, key));
+    reply(ctx, loc);
     Flow::Continue
 }
 
@@ -223,10 +210,7 @@ pub(crate) fn keytime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let key = match read_key(ctx, args) {
-        Ok(key) => key,
-        Err(flow) => return flow,
-    };
+    let key = handled!(read_key(ctx, args));
     match ctx.ns().check(key) {
         Ok(Some(Integrity::Ok)) => ctx.integer(1),
         Ok(Some(Integrity::Mismatch)) => ctx.integer(0),

@@ -10,9 +10,7 @@ use crate::namespace::CompactError;
 /// `COMPACT` → `:<bytes reclaimed>`. Admin only: it blocks every client of
 /// the server while it copies the live values.
 pub(crate) fn compact(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
+    handled!(ctx.require_admin());
     if args.len() != 1 {
         return ctx.error(UNEXPECTED_ARGS);
     }

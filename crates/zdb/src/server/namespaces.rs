@@ -37,13 +37,8 @@ fn find(ctx: &mut Ctx<'_>, name: &[u8]) -> Result<NsId, Flow> {
 }
 
 pub(crate) fn nsnew(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
-    let name = match name_arg(ctx, args) {
-        Ok(name) => name,
-        Err(flow) => return flow,
-    };
+    handled!(ctx.require_admin());
+    let name = handled!(name_arg(ctx, args));
     match ctx.db().create(name) {
         Ok(_) => ctx.ok(),
         Err(CreateError::NotAllowed) => ctx.error("This name is not allowed"),
@@ -56,13 +51,8 @@ pub(crate) fn nsnew(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn nsdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
-    let name = match name_arg(ctx, args) {
-        Ok(name) => name,
-        Err(flow) => return flow,
-    };
+    handled!(ctx.require_admin());
+    let name = handled!(name_arg(ctx, args));
     if name == DEFAULT_NAMESPACE {
         return ctx.error("Cannot remove default namespace");
     }
@@ -95,14 +85,8 @@ pub(crate) fn nslist(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn nsinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let name = match name_arg(ctx, args) {
-        Ok(name) => name,
-        Err(flow) => return flow,
-    };
-    let id = match find(ctx, name) {
-        Ok(id) => id,
-        Err(flow) => return flow,
-    };
+    let name = handled!(name_arg(ctx, args));
+    let id = handled!(find(ctx, name));
     let admin = ctx.session.admin;
     let text = info::nsinfo(ctx.db().get(id).expect("just found"), admin);
     ctx.bulk(text.as_bytes())
@@ -114,9 +98,7 @@ fn flag(value: &[u8]) -> bool {
 }
 
 pub(crate) fn nsset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
+    handled!(ctx.require_admin());
     if args.len() != 4 {
         return ctx.error(UNEXPECTED_ARGS);
     }
@@ -130,10 +112,7 @@ pub(crate) fn nsset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     if property.len() > MAX_PROPERTY || value.len() > MAX_VALUE {
         return ctx.error(ARG_TOO_LONG);
     }
-    let id = match find(ctx, name) {
-        Ok(id) => id,
-        Err(flow) => return flow,
-    };
+    let id = handled!(find(ctx, name));
     let forced_mode = ctx.db().config().mode;
     let ns = ctx.state.db.get(id).expect("just found");
     let runtime = matches!(property.as_ref(), b"mode" | b"lock" | b"freeze");
@@ -197,9 +176,7 @@ pub(crate) fn nsset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn nsjump(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
+    handled!(ctx.require_admin());
     match ctx.ns().rotate() {
         Ok(()) => ctx.ok(),
         Err(e) => {
@@ -210,17 +187,9 @@ pub(crate) fn nsjump(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
 }
 
 pub(crate) fn reload(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if let Err(flow) = ctx.require_admin() {
-        return flow;
-    }
-    let name = match name_arg(ctx, args) {
-        Ok(name) => name,
-        Err(flow) => return flow,
-    };
-    let id = match find(ctx, name) {
-        Ok(id) => id,
-        Err(flow) => return flow,
-    };
+    handled!(ctx.require_admin());
+    let name = handled!(name_arg(ctx, args));
+    let id = handled!(find(ctx, name));
     if let Err(e) = ctx.db().get(id).expect("just found").flush() {
         tracing::error!("failed to flush namespace before reload: {e}");
     }
