@@ -133,6 +133,11 @@ impl Segments {
 
     /// Reads `buf.len()` bytes of index file `id` at `offset`.
     pub(crate) fn read_index(&mut self, id: u32, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        // A flag set in an older file waits in `old_patches`: apply it first
+        // so the read sees it (seq namespaces read slots from disk).
+        if id != self.active_id && !self.old_patches.is_empty() {
+            self.flush()?;
+        }
         let res = if id == self.active_id {
             self.index.read_exact_at(buf, offset)
         } else {
@@ -150,6 +155,9 @@ impl Segments {
             self.index.flush()?;
             let len = self.index.len();
             return Ok((self.index.file(), len));
+        }
+        if !self.old_patches.is_empty() {
+            self.flush()?;
         }
         let file = self.old_index_file(id)?;
         let len = file.metadata()?.len();
