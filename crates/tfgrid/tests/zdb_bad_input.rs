@@ -10,28 +10,14 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use support::{encode, wait_for, Raw, Zdb};
+use support::{bulk, encode, info_value, show, wait_for, Raw, Zdb};
 
-fn show(bytes: &[u8]) -> String {
-    bytes.escape_ascii().to_string()
-}
-
-/// Sends `input` on a fresh connection and asserts the exact error reply,
-/// then that the server closed the connection, then that `witness` (an
-/// older connection) is still served.
+/// Sends `input` on a fresh connection and asserts the exact error reply
+/// and the close, then that `witness` (an older connection) is still
+/// served.
 #[track_caller]
-fn check_rejected(zdb: &Zdb, witness: &mut Raw, input: &[u8], expected: &[u8]) {
-    let mut c = Raw::connect(zdb.addr());
-    c.send_raw(input);
-    let reply = c.reply();
-    assert!(
-        reply == expected,
-        "{} answered {} instead of {}",
-        show(input),
-        show(&reply),
-        show(expected)
-    );
-    c.assert_closed(&format!("after {}", show(input)));
+fn check_rejected_and_served(zdb: &Zdb, witness: &mut Raw, input: &[u8], expected: &[u8]) {
+    support::check_rejected(zdb.addr(), "bad frame", input, expected);
     assert_eq!(
         witness.call(&[b"PING"]),
         b"+PONG\r\n",
@@ -77,7 +63,7 @@ fn malformed_frames_get_the_exact_error_and_a_close() {
         ),
     ];
     for (input, expected) in cases {
-        check_rejected(&zdb, &mut witness, input, expected);
+        check_rejected_and_served(&zdb, &mut witness, input, expected);
     }
 }
 
@@ -121,7 +107,7 @@ fn argument_count_limit() {
     // 1025 arguments, all of them sent.
     let mut args: Vec<&[u8]> = vec![b"MGET"];
     args.extend(keys.iter().map(Vec::as_slice));
-    check_rejected(
+    check_rejected_and_served(
         &zdb,
         &mut witness,
         &encode(&args),
@@ -200,12 +186,7 @@ fn rss_bytes(pid: u32) -> u64 {
 }
 
 fn info_field(c: &mut Raw, name: &str) -> u64 {
-    let reply = c.call(&[b"INFO"]);
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO has no {name}: {text}"))
+    info_value(c, &[b"INFO"], name).parse().unwrap()
 }
 
 #[test]
@@ -248,17 +229,12 @@ fn a_client_that_never_reads_does_not_stop_the_others() {
     let mut other = Raw::connect(zdb.addr());
     for i in 0..20 {
         let key = format!("k{i}");
-        assert_eq!(
-            other.call(&[b"SET", key.as_bytes(), b"x"]),
-            format!("${}\r\n{key}\r\n", key.len()).into_bytes()
-        );
-        assert_eq!(other.call(&[b"GET", key.as_bytes()]), b"$1\r\nx\r\n");
+        let key = key.as_bytes();
+        assert_eq!(other.call(&[b"SET", key, b"x"]), bulk(key));
+        assert_eq!(other.call(&[b"GET", key]), b"$1\r\nx\r\n");
     }
-    let mut expected = b"$65536\r\n".to_vec();
-    expected.extend_from_slice(&value);
-    expected.extend_from_slice(b"\r\n");
     assert!(
-        other.call(&[b"GET", b"big"]) == expected,
+        other.call(&[b"GET", b"big"]) == bulk(&value),
         "GET big on another client"
     );
     let elapsed = started.elapsed();
@@ -295,17 +271,9 @@ fn two_hundred_concurrent_clients() {
                 let key = format!("client-{i}");
                 let value = format!("value-{i}-").repeat(i + 1);
                 let set = c.call(&[b"SET", key.as_bytes(), value.as_bytes()]);
-                assert_eq!(
-                    set,
-                    format!("${}\r\n{key}\r\n", key.len()).into_bytes(),
-                    "client {i}"
-                );
+                assert_eq!(set, bulk(key.as_bytes()), "client {i}");
                 let get = c.call(&[b"GET", key.as_bytes()]);
-                assert_eq!(
-                    get,
-                    format!("${}\r\n{value}\r\n", value.len()).into_bytes(),
-                    "client {i}"
-                );
+                assert_eq!(get, bulk(value.as_bytes()), "client {i}");
                 assert_eq!(c.call(&[b"PING"]), b"+PONG\r\n", "client {i}");
             })
         })

@@ -122,10 +122,7 @@ fn redis_cli_talks_to_the_server() {
     let out = redis_cli_script(zdb.port, &["-x", "SET", "bin"], value).expect("redis-cli ran");
     assert_eq!(out, b"bin\n");
     let mut c = support::Raw::connect(zdb.addr());
-    let mut expected = format!("${}\r\n", value.len()).into_bytes();
-    expected.extend_from_slice(value);
-    expected.extend_from_slice(b"\r\n");
-    assert_eq!(c.call(&[b"GET", b"bin"]), expected);
+    assert_eq!(c.call(&[b"GET", b"bin"]), support::bulk(value));
 }
 
 fn connect(zdb: &Zdb) -> redis::Connection {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Raw, Zdb};
+use support::{bulk, parse, show, Raw, Value, Zdb};
 
 fn dir_size(path: &Path) -> u64 {
     std::fs::read_dir(path)
@@ -16,13 +16,6 @@ fn dir_size(path: &Path) -> u64 {
         .filter(|e| e.file_type().unwrap().is_file())
         .map(|e| e.metadata().unwrap().len())
         .sum()
-}
-
-fn bulk(value: &[u8]) -> Vec<u8> {
-    let mut out = format!("${}\r\n", value.len()).into_bytes();
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-    out
 }
 
 /// Writes 400 keys, overwrites half of them three times and deletes a
@@ -50,49 +43,46 @@ fn churn(c: &mut Raw) -> BTreeMap<String, Vec<u8>> {
 
 /// Keys in SCAN order, following cursors to the end.
 fn scan_keys(c: &mut Raw) -> Vec<String> {
-    fn line(buf: &[u8], pos: &mut usize) -> String {
-        let end = *pos + buf[*pos..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let text = String::from_utf8_lossy(&buf[*pos..end]).into_owned();
-        *pos = end + 2;
-        text
-    }
     let mut keys = Vec::new();
     let mut cursor: Option<Vec<u8>> = None;
     loop {
-        let reply = match &cursor {
-            None => c.call(&[b"SCAN"]),
-            Some(cur) => c.call(&[b"SCAN", cur]),
-        };
+        let mut args: Vec<&[u8]> = vec![b"SCAN"];
+        args.extend(cursor.as_deref());
+        let reply = c.call(&args);
         if reply == b"-No more data\r\n" {
             return keys;
         }
-        let mut pos = 0;
-        assert_eq!(line(&reply, &mut pos), "*2");
-        assert_eq!(line(&reply, &mut pos), "$17");
-        cursor = Some(reply[pos..pos + 17].to_vec());
-        pos += 19;
-        let n: usize = line(&reply, &mut pos)[1..].parse().unwrap();
-        for _ in 0..n {
-            assert_eq!(line(&reply, &mut pos), "*3");
-            line(&reply, &mut pos);
-            keys.push(line(&reply, &mut pos));
-            line(&reply, &mut pos);
-            line(&reply, &mut pos);
+        let Value::Array(parts) = parse(&reply) else {
+            panic!("SCAN answered {}", show(&reply));
+        };
+        let [next, Value::Array(items)] = parts.as_slice() else {
+            panic!("SCAN answered {}", show(&reply));
+        };
+        assert_eq!(next.bulk().len(), 17, "SCAN cursor");
+        for item in items {
+            let [key, _, _] = item.array() else {
+                panic!("SCAN item {item:?}");
+            };
+            keys.push(String::from_utf8_lossy(key.bulk()).into_owned());
         }
+        cursor = Some(next.bulk().to_vec());
     }
 }
 
+/// Asserts DBSIZE and every value of `live`, and that the other keys of
+/// `churn` are gone.
 fn assert_state(c: &mut Raw, live: &BTreeMap<String, Vec<u8>>) {
     assert_eq!(
         c.call(&[b"DBSIZE"]),
         format!(":{}\r\n", live.len()).into_bytes()
     );
-    for i in 0..400 {
-        let key = format!("key{i:04}");
+    for (key, value) in live {
         let reply = c.call(&[b"GET", key.as_bytes()]);
-        match live.get(&key) {
-            Some(value) => assert!(reply == bulk(value), "{key}: wrong value"),
-            None => assert_eq!(reply, b"$-1\r\n", "{key}"),
+        assert!(reply == bulk(value), "{key}: wrong value");
+    }
+    for key in (0..400).map(|i| format!("key{i:04}")) {
+        if !live.contains_key(&key) {
+            assert_eq!(c.call(&[b"GET", key.as_bytes()]), b"$-1\r\n", "{key}");
         }
     }
 }
@@ -134,27 +124,9 @@ fn online_compaction_reclaims_space_and_keeps_every_live_value() {
     assert!(zdb.terminate().success());
     zdb.spawn();
     let mut c = Raw::connect(zdb.addr());
-    assert_state_plus_new(&mut c, &live);
-}
-
-fn assert_state_plus_new(c: &mut Raw, live: &BTreeMap<String, Vec<u8>>) {
-    let mut with_new = live.clone();
+    let mut with_new = live;
     with_new.insert("new".into(), b"value".to_vec());
-    assert_eq!(c.call(&[b"GET", b"new"]), b"$5\r\nvalue\r\n");
-    assert_eq!(
-        c.call(&[b"DBSIZE"]),
-        format!(":{}\r\n", with_new.len()).into_bytes()
-    );
-    assert_state_keys(c, live);
-}
-
-fn assert_state_keys(c: &mut Raw, live: &BTreeMap<String, Vec<u8>>) {
-    for (key, value) in live {
-        assert!(
-            c.call(&[b"GET", key.as_bytes()]) == bulk(value),
-            "{key}: wrong value"
-        );
-    }
+    assert_state(&mut c, &with_new);
 }
 
 #[test]

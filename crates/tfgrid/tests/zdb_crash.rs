@@ -4,12 +4,12 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Raw, Zdb};
+use support::{bulk, Raw, Zdb};
 
 fn value_for(key: u64, version: u64) -> Vec<u8> {
     let mut v = format!("value-{key}-{version}-").into_bytes();
@@ -46,8 +46,8 @@ fn write_until_killed(
         for k in &keys {
             match c.try_reply() {
                 Some(reply) => {
-                    let expected = format!("${}\r\nk{k}\r\n", format!("k{k}").len()).into_bytes();
-                    assert_eq!(reply, expected, "SET k{k} reply");
+                    let key = format!("k{k}");
+                    assert_eq!(reply, bulk(key.as_bytes()), "SET {key} reply");
                     acked.lock().unwrap().insert(*k, version);
                 }
                 None => return,
@@ -98,12 +98,8 @@ fn kill9_during_pipelined_writes_loses_no_acknowledged_write() {
             stored >= *version,
             "k{key}: acknowledged version {version}, found older {stored}"
         );
-        let value = value_for(*key, stored);
-        let mut expected = format!("${}\r\n", value.len()).into_bytes();
-        expected.extend_from_slice(&value);
-        expected.extend_from_slice(b"\r\n");
         assert!(
-            reply == expected,
+            reply == bulk(&value_for(*key, stored)),
             "k{key}: value of version {stored} is damaged"
         );
     }
@@ -113,43 +109,41 @@ fn kill9_during_pipelined_writes_loses_no_acknowledged_write() {
     assert_eq!(c.call(&[b"GET", b"after"]), b"$5\r\ncrash\r\n");
 }
 
-fn truncate_by(path: &Path, n: u64) {
-    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    let len = file.metadata().unwrap().len();
-    file.set_len(len - n).unwrap();
-}
-
-fn fill(c: &mut Raw, n: usize) {
-    for i in 0..n {
+/// Starts a server, writes `n_keys` keys (`key0`…), stops it, cuts `cut`
+/// bytes off the end of the file at `path` (from the server's directory),
+/// restarts it and connects.
+fn restart_torn(n_keys: usize, path: fn(&Zdb) -> PathBuf, cut: u64) -> (Zdb, Raw) {
+    let mut zdb = Zdb::start(&[]);
+    let mut c = Raw::connect(zdb.addr());
+    for i in 0..n_keys {
         let key = format!("key{i}");
-        assert_eq!(
-            c.call(&[b"SET", key.as_bytes(), &value_for(i as u64, 1)])[0],
-            b'$'
-        );
+        let reply = c.call(&[b"SET", key.as_bytes(), &value_for(i as u64, 1)]);
+        assert_eq!(reply, bulk(key.as_bytes()));
     }
+    drop(c);
+    assert!(zdb.terminate().success());
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path(&zdb))
+        .unwrap();
+    let len = file.metadata().unwrap().len();
+    file.set_len(len - cut).unwrap();
+    zdb.spawn();
+    let c = Raw::connect(zdb.addr());
+    (zdb, c)
 }
 
 #[test]
 fn torn_index_tail_loads_and_keeps_earlier_keys() {
     // Every cut inside the last entry (34-byte header + 4-byte key) must load.
     for cut in [1u64, 5, 13, 33, 37] {
-        let mut zdb = Zdb::start(&[]);
-        let mut c = Raw::connect(zdb.addr());
-        fill(&mut c, 20);
-        drop(c);
-        assert!(zdb.terminate().success());
-        truncate_by(&zdb.index_root().join("default/i0"), cut);
-        zdb.spawn();
-        let mut c = Raw::connect(zdb.addr());
+        let index = |zdb: &Zdb| zdb.index_root().join("default/i0");
+        let (mut zdb, mut c) = restart_torn(20, index, cut);
         assert_eq!(c.call(&[b"DBSIZE"]), b":19\r\n", "cut {cut}");
         assert_eq!(c.call(&[b"EXISTS", b"key19"]), b":0\r\n", "cut {cut}");
         for i in 0..19u64 {
-            let value = value_for(i, 1);
             let reply = c.call(&[b"GET", format!("key{i}").as_bytes()]);
-            assert!(
-                reply.ends_with(&[value.as_slice(), b"\r\n"].concat()),
-                "cut {cut} key{i}"
-            );
+            assert!(reply == bulk(&value_for(i, 1)), "cut {cut} key{i}");
         }
         // New writes land after the repaired tail and survive a restart.
         assert_eq!(c.call(&[b"SET", b"key19", b"again"]), b"$5\r\nkey19\r\n");
@@ -165,16 +159,10 @@ fn torn_index_tail_loads_and_keeps_earlier_keys() {
 #[test]
 fn torn_data_tail_drops_only_the_torn_entry() {
     for cut in [1u64, 100, 231] {
-        let mut zdb = Zdb::start(&[]);
-        let mut c = Raw::connect(zdb.addr());
-        fill(&mut c, 10);
-        drop(c);
-        assert!(zdb.terminate().success());
         // Cutting the payload of the last data entry makes its index entry
         // point past the end: both go, the other nine stay.
-        truncate_by(&zdb.data_root().join("default/d0"), cut);
-        zdb.spawn();
-        let mut c = Raw::connect(zdb.addr());
+        let data = |zdb: &Zdb| zdb.data_root().join("default/d0");
+        let (_zdb, mut c) = restart_torn(10, data, cut);
         assert_eq!(c.call(&[b"DBSIZE"]), b":9\r\n", "cut {cut}");
         assert_eq!(c.call(&[b"GET", b"key9"]), b"$-1\r\n");
         assert_eq!(c.call(&[b"CHECK", b"key8"]), b":1\r\n");

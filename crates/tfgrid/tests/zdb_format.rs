@@ -4,22 +4,15 @@
 
 mod support;
 
-use support::{Raw, Zdb};
+use support::{bulk, crc32c, Raw, Zdb};
 
-fn crc(data: &[u8]) -> u32 {
-    // CRC-32C, reflected 0x82F63B78, init 0, no final inversion.
-    let mut c: u32 = 0;
-    for &b in data {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82F6_3B78
-            } else {
-                c >> 1
-            };
-        }
-    }
-    c
+/// A 28-byte file header: magic, version, 16 reserved bytes, file id 0.
+fn header(magic: &[u8; 4], version: u32) -> Vec<u8> {
+    let mut out = magic.to_vec();
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&[0; 16]);
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out
 }
 
 struct Idx<'a> {
@@ -53,7 +46,7 @@ fn data_entry(key: &[u8], payload: &[u8], previous: u32, flags: u8, ts: u32) -> 
     let mut out = vec![key.len() as u8];
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&previous.to_le_bytes());
-    let c = if flags & 1 != 0 { 0 } else { crc(payload) };
+    let c = if flags & 1 != 0 { 0 } else { crc32c(payload) };
     out.extend_from_slice(&c.to_le_bytes());
     out.push(flags);
     out.extend_from_slice(&ts.to_le_bytes());
@@ -64,7 +57,7 @@ fn data_entry(key: &[u8], payload: &[u8], previous: u32, flags: u8, ts: u32) -> 
 
 #[test]
 fn crc_matches_the_value_observed_from_the_c_server() {
-    assert_eq!(crc(b"world"), 0x74d8_f77b);
+    assert_eq!(crc32c(b"world"), 0x74d8_f77b);
 }
 
 #[test]
@@ -96,10 +89,7 @@ fn user_namespace_files_match_the_v2_layout() {
     );
 
     // Data file: header, then every write in order, the delete as a record.
-    let mut data = b"DAT0".to_vec();
-    data.extend_from_slice(&3u32.to_le_bytes());
-    data.extend_from_slice(&[0; 16]);
-    data.extend_from_slice(&0u32.to_le_bytes());
+    let mut data = header(b"DAT0", 3);
     let d1 = data.len() as u32;
     data.extend(data_entry(b"k1", b"a", 0, 0, 1000));
     let d2 = data.len() as u32;
@@ -111,10 +101,7 @@ fn user_namespace_files_match_the_v2_layout() {
 
     // Index file: header (mode 0 = user), entries with the previous chain,
     // the overwritten k1 and the deleted k2 flagged, k1's parent pointer.
-    let mut index = b"IDX0".to_vec();
-    index.extend_from_slice(&4u32.to_le_bytes());
-    index.extend_from_slice(&[0; 16]);
-    index.extend_from_slice(&0u32.to_le_bytes());
+    let mut index = header(b"IDX0", 4);
     index.push(0);
     let i1 = index.len() as u32;
     index.extend(index_entry(&Idx {
@@ -125,7 +112,7 @@ fn user_namespace_files_match_the_v2_layout() {
         flags: 1,
         data_id: 0,
         timestamp: 1000,
-        crc: crc(b"a"),
+        crc: crc32c(b"a"),
         parent: (0, 0),
     }));
     let i2 = index.len() as u32;
@@ -137,7 +124,7 @@ fn user_namespace_files_match_the_v2_layout() {
         flags: 1,
         data_id: 0,
         timestamp: 1001,
-        crc: crc(b"bb"),
+        crc: crc32c(b"bb"),
         parent: (0, 0),
     }));
     index.extend(index_entry(&Idx {
@@ -148,7 +135,7 @@ fn user_namespace_files_match_the_v2_layout() {
         flags: 0,
         data_id: 0,
         timestamp: 1002,
-        crc: crc(b"ccc"),
+        crc: crc32c(b"ccc"),
         parent: (0, i1),
     }));
     assert_eq!(
@@ -162,28 +149,19 @@ fn seq_namespace_files_match_the_v2_layout() {
     let mut zdb = Zdb::start(&["--mode", "seq"]);
     let mut c = Raw::connect(zdb.addr());
     let id0 = 0u64.to_le_bytes();
-    assert_eq!(
-        c.call(&[b"SET", b"", b"x", b"2000"]),
-        [b"$8\r\n".as_ref(), &id0, b"\r\n"].concat()
-    );
+    assert_eq!(c.call(&[b"SET", b"", b"x", b"2000"]), bulk(&id0));
     assert_eq!(
         c.call(&[b"SET", b"", b"y", b"2001"])[4..12],
         1u64.to_le_bytes()
     );
     // Update id 0: the old slot is copied to id 2 (flagged), slot 0 rewritten.
-    assert_eq!(
-        c.call(&[b"SET", &id0, b"z", b"2002"]),
-        [b"$8\r\n".as_ref(), &id0, b"\r\n"].concat()
-    );
+    assert_eq!(c.call(&[b"SET", &id0, b"z", b"2002"]), bulk(&id0));
     drop(c);
     assert!(zdb.terminate().success());
 
     let header_len = 28u32;
     let d = |n: u32| header_len + n * (18 + 8 + 1);
-    let mut index = b"IDX0".to_vec();
-    index.extend_from_slice(&4u32.to_le_bytes());
-    index.extend_from_slice(&[0; 16]);
-    index.extend_from_slice(&0u32.to_le_bytes());
+    let mut index = header(b"IDX0", 4);
     index.push(1);
     let slot = |n: u32| 29 + n * 42;
     index.extend(index_entry(&Idx {
@@ -194,7 +172,7 @@ fn seq_namespace_files_match_the_v2_layout() {
         flags: 0,
         data_id: 0,
         timestamp: 2002,
-        crc: crc(b"z"),
+        crc: crc32c(b"z"),
         parent: (0, slot(2)),
     }));
     index.extend(index_entry(&Idx {
@@ -205,7 +183,7 @@ fn seq_namespace_files_match_the_v2_layout() {
         flags: 0,
         data_id: 0,
         timestamp: 2001,
-        crc: crc(b"y"),
+        crc: crc32c(b"y"),
         parent: (0, 0),
     }));
     index.extend(index_entry(&Idx {
@@ -216,7 +194,7 @@ fn seq_namespace_files_match_the_v2_layout() {
         flags: 1,
         data_id: 0,
         timestamp: 2000,
-        crc: crc(b"x"),
+        crc: crc32c(b"x"),
         parent: (0, 0),
     }));
     assert_eq!(

@@ -4,10 +4,12 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{Read, Write};
+pub mod compat;
+
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to accept connections.
@@ -83,35 +85,30 @@ impl Zdb {
         self.wait_ready();
     }
 
+    /// Polls until the server answers PING; panics if it exits first.
+    /// (`Drop` prints the log when a test panics.)
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
+        wait_for(READY_TIMEOUT, "tfgrid zdb to answer PING", || {
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
-                    "tfgrid zdb exited early ({status}); log:\n{}",
-                    self.log_text()
-                );
+                panic!("tfgrid zdb exited early ({status})");
             }
-            if let Ok(mut s) = TcpStream::connect(self.addr()) {
-                s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
-                    let mut buf = [0u8; 7];
-                    if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
-                        return;
-                    }
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tfgrid zdb not ready after {READY_TIMEOUT:?}; log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            self.answers_ping().then_some(())
+        });
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(self.addr()) else {
+            return false;
+        };
+        let mut buf = [0u8; 7];
+        s.set_read_timeout(Some(Duration::from_secs(5))).is_ok()
+            && s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
+            && s.read_exact(&mut buf).is_ok()
+            && &buf == b"+PONG\r\n"
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -131,24 +128,13 @@ impl Zdb {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Sends SIGKILL and waits for the process.
     /// Waits (with a deadline) for the process to exit on its own, e.g. at
     /// a failpoint; returns its status.
-    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("server running");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().expect("wait child") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("tfgrid zdb did not exit; log:\n{}", self.log_text());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        self.wait_child(Duration::from_secs(30), "tfgrid zdb to exit")
     }
 
+    /// Sends SIGKILL and waits for the process.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -157,21 +143,20 @@ impl Zdb {
     }
 
     /// Sends SIGTERM and waits for a clean exit.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("server running");
-        // SAFETY: kill(2) on the pid of our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = child.try_wait().expect("wait child") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("tfgrid zdb ignored SIGTERM; log:\n{}", self.log_text());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = self.pid().expect("server running");
+        // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        self.wait_child(Duration::from_secs(20), "tfgrid zdb to exit on SIGTERM")
+    }
+
+    /// Polls the child until it exits. On timeout the panic leaves the
+    /// child in place for `Drop` to kill and to print the log.
+    fn wait_child(&mut self, timeout: Duration, what: &str) -> ExitStatus {
+        let child = self.child.as_mut().expect("server running");
+        let status = wait_for(timeout, what, || child.try_wait().expect("wait child"));
+        self.child = None;
+        status
     }
 }
 
@@ -204,76 +189,21 @@ impl Raw {
 
     /// Sends one command as an array of bulk strings.
     pub fn send(&mut self, args: &[&[u8]]) {
-        let mut buf = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            buf.extend_from_slice(a);
-            buf.extend_from_slice(b"\r\n");
-        }
-        self.stream.write_all(&buf).expect("send");
+        self.send_raw(&encode(args));
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
     }
 
-    /// Reads one reply, or `None` when the connection failed or closed.
-    pub fn try_reply(&mut self) -> Option<Vec<u8>> {
-        let mut out = Vec::new();
-        self.try_read_value(&mut out).ok()?;
-        Some(out)
-    }
-
-    fn try_read_value(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
-        let start = out.len();
-        let mut byte = [0u8; 1];
-        loop {
-            self.stream.read_exact(&mut byte)?;
-            out.push(byte[0]);
-            if out.len() >= start + 2 && &out[out.len() - 2..] == b"\r\n" {
-                break;
-            }
-        }
-        let line = out[start..out.len() - 2].to_vec();
-        let n: i64 = std::str::from_utf8(&line[1..])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        match line[0] {
-            b'$' if n >= 0 => {
-                let mut body = vec![0u8; n as usize + 2];
-                self.stream.read_exact(&mut body)?;
-                out.extend_from_slice(&body);
-            }
-            b'*' if n > 0 => {
-                for _ in 0..n {
-                    self.try_read_value(out)?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
     /// Sends several commands in one write (pipelining), without reading.
-    pub fn send_pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> std::io::Result<()> {
+    pub fn send_pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> io::Result<()> {
         let mut buf = Vec::new();
         for args in cmds {
-            buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-            for a in args {
-                buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                buf.extend_from_slice(a);
-                buf.extend_from_slice(b"\r\n");
-            }
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            buf.extend_from_slice(&encode(&args));
         }
         self.stream.write_all(&buf)
-    }
-
-    /// Reads one complete reply and returns its exact bytes.
-    pub fn reply(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.read_value(&mut out);
-        out
     }
 
     /// Sends a command and returns the exact reply bytes.
@@ -282,43 +212,57 @@ impl Raw {
         self.reply()
     }
 
-    fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
-        let start = out.len();
-        let mut byte = [0u8; 1];
-        loop {
-            self.stream.read_exact(&mut byte).expect("read reply line");
-            out.push(byte[0]);
-            if out.len() >= start + 2 && &out[out.len() - 2..] == b"\r\n" {
-                return out[start..out.len() - 2].to_vec();
-            }
-        }
+    /// Reads one complete reply and returns its exact bytes.
+    pub fn reply(&mut self) -> Vec<u8> {
+        self.read_reply()
+            .unwrap_or_else(|e| panic!("read reply: {e}"))
     }
 
-    fn read_value(&mut self, out: &mut Vec<u8>) {
-        let line = self.read_line(out);
-        let n: i64 = std::str::from_utf8(&line[1..])
+    /// Reads one reply, or `None` when the connection failed or closed.
+    pub fn try_reply(&mut self) -> Option<Vec<u8>> {
+        self.read_reply().ok()
+    }
+
+    fn read_reply(&mut self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.read_value(&mut out)?;
+        Ok(out)
+    }
+
+    /// Appends one reply to `out`: its first line, then a bulk body or the
+    /// items of an array.
+    fn read_value(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let start = out.len();
+        let mut byte = [0u8; 1];
+        while !out[start..].ends_with(b"\r\n") {
+            self.stream.read_exact(&mut byte)?;
+            out.push(byte[0]);
+        }
+        let line = &out[start..out.len() - 2];
+        let Some((&kind, digits)) = line.split_first() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "empty reply line",
+            ));
+        };
+        let n: i64 = std::str::from_utf8(digits)
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        match line[0] {
+        match kind {
             b'$' if n >= 0 => {
                 let mut body = vec![0u8; n as usize + 2];
-                self.stream.read_exact(&mut body).expect("read bulk");
+                self.stream.read_exact(&mut body)?;
                 out.extend_from_slice(&body);
             }
             b'*' if n > 0 => {
                 for _ in 0..n {
-                    self.read_value(out);
+                    self.read_value(out)?;
                 }
             }
             _ => {}
         }
-    }
-
-    /// True when the server closed the connection (reads EOF).
-    pub fn is_closed(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        matches!(self.stream.read(&mut byte), Ok(0))
+        Ok(())
     }
 
     /// Asserts the server closed the connection: the next read sees EOF
@@ -343,6 +287,23 @@ impl Raw {
     }
 }
 
+/// Sends `input` on a fresh connection to `addr`, asserts the exact reply,
+/// then that the server closed that connection; `what` names the case.
+#[track_caller]
+pub fn check_rejected(addr: SocketAddr, what: &str, input: &[u8], expected: &[u8]) {
+    let mut c = Raw::connect(addr);
+    c.send_raw(input);
+    let reply = c.reply();
+    assert!(
+        reply == expected,
+        "{what}: {} answered {} instead of {}",
+        show(input),
+        show(&reply),
+        show(expected)
+    );
+    c.assert_closed(&format!("{what}: after {}", show(input)));
+}
+
 /// Runs `redis-cli` against `port` with `args`; `None` when redis-cli is
 /// missing (callers skip loudly).
 pub fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
@@ -353,11 +314,6 @@ pub fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
         .output()
         .ok()?;
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Whether `path` exists (helper for file assertions).
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }
 
 /// A decoded reply, for assertions on replies with variable parts
@@ -443,6 +399,23 @@ fn parse_at(bytes: &[u8], pos: &mut usize) -> Value {
     }
 }
 
+/// Sends `args` and returns the bulk reply as text (INFO, NSINFO).
+#[track_caller]
+pub fn bulk_text(c: &mut Raw, args: &[&[u8]]) -> String {
+    let reply = parse(&c.call(args));
+    String::from_utf8(reply.bulk().to_vec()).expect("a UTF-8 bulk reply")
+}
+
+/// The value of `field` in the `field: value` lines that `args` (INFO,
+/// NSINFO) answers.
+#[track_caller]
+pub fn info_value(c: &mut Raw, args: &[&[u8]], field: &str) -> String {
+    let text = bulk_text(c, args);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}: ")).map(str::to_owned))
+        .unwrap_or_else(|| panic!("{} has no {field}: {text}", show(args[0])))
+}
+
 /// Encodes `args` as one RESP request.
 pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     let mut buf = format!("*{}\r\n", args.len()).into_bytes();
@@ -452,6 +425,36 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
         buf.extend_from_slice(b"\r\n");
     }
     buf
+}
+
+/// A bulk-string reply holding `data`, as the server sends it.
+pub fn bulk(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("${}\r\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Bytes as printable ASCII, for failure messages.
+pub fn show(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// CRC-32C as 0-db computes it: reflected Castagnoli (0x82F63B78), init 0,
+/// no final inversion.
+pub fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = 0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    crc
 }
 
 /// Unix seconds now.
