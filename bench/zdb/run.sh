@@ -61,7 +61,9 @@ rps() {
 }
 
 RESULTS=$OUT/zdb.csv
+RAW=$OUT/zdb-raw.csv
 echo "case,test,tfgrid_rps,redis_rps,ratio" >"$RESULTS"
+echo "case,test,kind,tfgrid_rps_each_round,redis_rps_each_round" >"$RAW"
 
 row() { # case test ours theirs
   local ratio
@@ -69,20 +71,31 @@ row() { # case test ours theirs
   echo "$1,$2,$3,$4,$ratio" | tee -a "$RESULTS"
 }
 
-# Each case runs on fresh servers, ours first, then redis-server.
+median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
+# Each case runs ROUNDS times, alternating fresh tfgrid and redis-server
+# servers so that noise from the shared machine hits both alike; the table
+# shows the median of each side and their ratio.
+ROUNDS=${ROUNDS:-3}
 run_case() { # case-name test-list bench-args (uses TARGET=tcp|unix)
   local name=$1 tests=$2; shift 2
   local target=${TARGET:-tcp}
   declare -A ours theirs
-  start_zdb "z-$name"
-  local conn=(-p "$LAST_PORT"); [ "$target" = unix ] && conn=(-s "$LAST_SOCK")
-  for t in ${tests//,/ }; do ours[$t]=$(rps "${t^^}" "${conn[@]}" -t "$t" "$@"); done
-  stop_last
-  start_redis "r-$name"
-  conn=(-p "$LAST_PORT"); [ "$target" = unix ] && conn=(-s "$LAST_SOCK")
-  for t in ${tests//,/ }; do theirs[$t]=$(rps "${t^^}" "${conn[@]}" -t "$t" "$@"); done
-  stop_last
-  for t in ${tests//,/ }; do row "$name" "${t^^}" "${ours[$t]}" "${theirs[$t]}"; done
+  for _ in $(seq "$ROUNDS"); do
+    start_zdb "z-$name"
+    local conn=(-p "$LAST_PORT"); [ "$target" = unix ] && conn=(-s "$LAST_SOCK")
+    for t in ${tests//,/ }; do ours[$t]="${ours[$t]:-} $(rps "${t^^}" "${conn[@]}" -t "$t" "$@")"; done
+    stop_last
+    start_redis "r-$name"
+    conn=(-p "$LAST_PORT"); [ "$target" = unix ] && conn=(-s "$LAST_SOCK")
+    for t in ${tests//,/ }; do theirs[$t]="${theirs[$t]:-} $(rps "${t^^}" "${conn[@]}" -t "$t" "$@")"; done
+    stop_last
+  done
+  for t in ${tests//,/ }; do
+    echo "$name,${t^^},raw,${ours[$t]# },${theirs[$t]# }" >>"$RAW"
+    # shellcheck disable=SC2086
+    row "$name" "${t^^}" "$(median ${ours[$t]})" "$(median ${theirs[$t]})"
+  done
 }
 
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -94,13 +107,17 @@ TARGET=tcp  run_case "64KiB -c50 -P1 tcp"  set,get -n $((N / 10)) -c 50 -P 1 -d 
 
 # Sequential-mode inserts (every SET a new id) against Redis SETs of random keys.
 VALUE=$(head -c 4096 /dev/zero | tr '\0' v)
-start_zdb z-seq --mode seq
-ours=$(redis-benchmark -p "$LAST_PORT" -n "$N" -c 50 -P 1 --csv -q SET "" "$VALUE" 2>/dev/null | tail -1 | tr -d '"' | cut -d, -f2)
-stop_last
-start_redis r-seq
-theirs=$(redis-benchmark -p "$LAST_PORT" -n "$N" -c 50 -P 1 -r 1000000 --csv -q SET "key:__rand_int__" "$VALUE" 2>/dev/null | tail -1 | tr -d '"' | cut -d, -f2)
-stop_last
-row "seq inserts 4KiB -c50 -P1 tcp" "SET" "$ours" "$theirs"
+seq_ours="" seq_theirs=""
+for _ in $(seq "$ROUNDS"); do
+  start_zdb z-seq --mode seq
+  seq_ours="$seq_ours $(redis-benchmark -p "$LAST_PORT" -n "$N" -c 50 -P 1 --csv -q SET "" "$VALUE" 2>/dev/null | tail -1 | tr -d '"' | cut -d, -f2)"
+  stop_last
+  start_redis r-seq
+  seq_theirs="$seq_theirs $(redis-benchmark -p "$LAST_PORT" -n "$N" -c 50 -P 1 -r 1000000 --csv -q SET "key:__rand_int__" "$VALUE" 2>/dev/null | tail -1 | tr -d '"' | cut -d, -f2)"
+  stop_last
+done
+# shellcheck disable=SC2086
+row "seq inserts 4KiB -c50 -P1 tcp" "SET" "$(median $seq_ours)" "$(median $seq_theirs)"
 
 # Memory: RSS growth per key after loading 200k and 1M 16-byte keys.
 echo "keys,server,rss_before_kib,rss_after_kib,bytes_per_key" >"$OUT/zdb-memory.csv"

@@ -134,17 +134,21 @@ fn restart_torn(n_keys: usize, path: fn(&Zdb) -> PathBuf, cut: u64) -> (Zdb, Raw
 }
 
 #[test]
-fn torn_index_tail_loads_and_keeps_earlier_keys() {
-    // Every cut inside the last entry (34-byte header + 4-byte key) must load.
-    for cut in [1u64, 5, 13, 33, 37] {
+fn torn_index_tail_is_rebuilt_from_the_data_file() {
+    // Every cut inside the last entry (34-byte header + 4-byte key) must load,
+    // and the torn entry comes back from the data file, which holds it whole.
+    for cut in [1u64, 5, 13, 33, 37, 38 + 37] {
         let index = |zdb: &Zdb| zdb.index_root().join("default/i0");
         let (mut zdb, mut c) = restart_torn(20, index, cut);
-        assert_eq!(c.call(&[b"DBSIZE"]), b":19\r\n", "cut {cut}");
-        assert_eq!(c.call(&[b"EXISTS", b"key19"]), b":0\r\n", "cut {cut}");
-        for i in 0..19u64 {
+        assert_eq!(c.call(&[b"DBSIZE"]), b":20\r\n", "cut {cut}");
+        for i in 0..20u64 {
             let reply = c.call(&[b"GET", format!("key{i}").as_bytes()]);
             assert!(reply == bulk(&value_for(i, 1)), "cut {cut} key{i}");
         }
+        assert!(
+            zdb.log_text().contains("found only in the data file"),
+            "cut {cut}"
+        );
         // New writes land after the repaired tail and survive a restart.
         assert_eq!(c.call(&[b"SET", b"key19", b"again"]), b"$5\r\nkey19\r\n");
         drop(c);
@@ -152,6 +156,11 @@ fn torn_index_tail_loads_and_keeps_earlier_keys() {
         zdb.spawn();
         let mut c = Raw::connect(zdb.addr());
         assert_eq!(c.call(&[b"GET", b"key19"]), b"$5\r\nagain\r\n", "cut {cut}");
+        assert_eq!(
+            c.call(&[b"GET", b"key18"]),
+            bulk(&value_for(18, 1)),
+            "cut {cut}"
+        );
         assert_eq!(c.call(&[b"DBSIZE"]), b":20\r\n");
     }
 }
@@ -169,4 +178,39 @@ fn torn_data_tail_drops_only_the_torn_entry() {
         assert_eq!(c.call(&[b"SET", b"key9", b"x"]), b"$4\r\nkey9\r\n");
         assert_eq!(c.call(&[b"GET", b"key9"]), b"$1\r\nx\r\n");
     }
+}
+
+#[test]
+fn kill9_with_index_entries_still_queued_rebuilds_them_from_the_data_file() {
+    let mut zdb = Zdb::start(&[]);
+    let mut c = Raw::connect(zdb.addr());
+    for i in 0..100u64 {
+        let key = format!("q{i}");
+        assert_eq!(
+            c.call(&[b"SET", key.as_bytes(), &value_for(i, 7)]),
+            bulk(key.as_bytes())
+        );
+    }
+    // Acknowledged: the data file holds all 100 entries, while their index
+    // entries are still queued in the server's memory.
+    let index = zdb.index_root().join("default/i0");
+    assert_eq!(
+        std::fs::metadata(&index).unwrap().len(),
+        29,
+        "index written early"
+    );
+    zdb.kill9();
+    zdb.spawn();
+    assert!(zdb
+        .log_text()
+        .contains("indexed 100 entries found only in the data file"));
+    let mut c = Raw::connect(zdb.addr());
+    assert_eq!(c.call(&[b"DBSIZE"]), b":100\r\n");
+    for i in 0..100u64 {
+        let reply = c.call(&[b"GET", format!("q{i}").as_bytes()]);
+        assert!(reply == bulk(&value_for(i, 7)), "q{i}");
+    }
+    // The rebuilt index is on disk: 100 entries of 34 + 2..3 key bytes.
+    let len = std::fs::metadata(&index).unwrap().len();
+    assert_eq!(len, 29 + 10 * 36 + 90 * 37);
 }

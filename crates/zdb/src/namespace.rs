@@ -239,7 +239,19 @@ impl Namespace {
         Ok(())
     }
 
-    /// Writes queued entries to the files.
+    /// Writes queued data entries: after this, the writes survive the death
+    /// of the process (index entries still queued are rebuilt from the data
+    /// file at the next load). The server calls it before replying.
+    pub fn commit(&mut self) -> std::io::Result<()> {
+        self.segments.commit()
+    }
+
+    /// Whether data entries wait to be committed.
+    pub fn has_uncommitted(&self) -> bool {
+        self.segments.data.is_dirty()
+    }
+
+    /// Writes every queued entry (data, index, flags) to the files.
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.segments.flush()
     }

@@ -231,8 +231,9 @@ fn finish(
 ) -> Result<Namespace, OpenError> {
     let (file, len) = open_active_data(data_dir, active_id)?;
     let path = data_path(data_dir, active_id);
-    let (end, last_entry) = scan_data_tail(&file, replay.data_scan_start, len)
+    let tail = scan_data_tail(&file, replay.data_scan_start, len)
         .map_err(OpenError::io("read data", &path))?;
+    let (end, last_entry) = (tail.end, tail.last);
     if end < len {
         tracing::warn!(
             path = %path.display(),
@@ -262,7 +263,7 @@ fn finish(
         replay.stats.used = map.values().map(|s| u64::from(s.length)).sum();
         replay.stats.index_size = map.keys().map(|k| C_ENTRY_OVERHEAD + k.len() as u64).sum();
     }
-    Ok(Namespace {
+    let mut ns = Namespace {
         desc,
         mode,
         lock: LockState::Unlocked,
@@ -273,26 +274,66 @@ fn finish(
         last_index_offset: replay.last_index_offset,
         last_data_offset: last_entry.unwrap_or(0),
         written_since_rotation: false,
-    })
+    };
+    // Entries after the last indexed one are writes whose index entries
+    // were still queued when the process died: index them now.
+    let skip = usize::from(replay.data_scan_start > 0);
+    let unindexed = tail.entries.len().saturating_sub(skip);
+    if unindexed > 0 {
+        for (offset, entry, key) in tail.entries.iter().skip(skip) {
+            ns.replay_data_entry(*offset, entry, key);
+        }
+        ns.flush()
+            .map_err(OpenError::io("write index", index_dir))?;
+        tracing::info!(
+            dir = %index_dir.display(),
+            "indexed {unindexed} entries found only in the data file"
+        );
+    }
+    Ok(ns)
 }
 
-/// Walks data entries from `start` (a known entry boundary) to `len`;
-/// returns where the last complete entry ends and where it starts.
-fn scan_data_tail(file: &File, start: u64, len: u64) -> io::Result<(u64, Option<u32>)> {
+/// The end of the active data file as found at load.
+struct DataTail {
+    /// Where the last complete entry ends (the file is cut there).
+    end: u64,
+    /// Where the last complete entry starts.
+    last: Option<u32>,
+    /// Every complete entry from the scan start on: offset, fixed part, key.
+    entries: Vec<(u32, DataEntry, Vec<u8>)>,
+}
+
+/// Walks data entries from `start` (a known entry boundary) to `len`.
+fn scan_data_tail(file: &File, start: u64, len: u64) -> io::Result<DataTail> {
     let mut pos = start.max(DATA_HEADER_LEN as u64);
-    let mut last = None;
-    let mut raw = [0u8; DATA_ENTRY_FIXED];
+    let mut tail = DataTail {
+        end: pos,
+        last: None,
+        entries: Vec::new(),
+    };
+    let mut raw = [0u8; DATA_ENTRY_FIXED + 255];
     while pos + DATA_ENTRY_FIXED as u64 <= len {
-        file.read_exact_at(&mut raw, pos)?;
+        file.read_exact_at(&mut raw[..DATA_ENTRY_FIXED], pos)?;
         let entry = DataEntry::decode(&raw).expect("fixed part read");
         let next = pos + entry.disk_len();
         if next > len {
             break;
         }
-        last = u32::try_from(pos).ok();
+        let key_end = DATA_ENTRY_FIXED + usize::from(entry.key_len);
+        file.read_exact_at(
+            &mut raw[DATA_ENTRY_FIXED..key_end],
+            pos + DATA_ENTRY_FIXED as u64,
+        )?;
+        let Ok(offset) = u32::try_from(pos) else {
+            break;
+        };
+        tail.entries
+            .push((offset, entry, raw[DATA_ENTRY_FIXED..key_end].to_vec()));
+        tail.last = Some(offset);
         pos = next;
+        tail.end = pos;
     }
-    Ok((pos, last))
+    Ok(tail)
 }
 
 /// State accumulated while replaying index files in order.

@@ -212,13 +212,30 @@ impl Namespace {
         live: Option<Live>,
     ) -> Result<SetOutcome, SetError> {
         let data_offset = self.append_data(key, value, crc, 0, timestamp);
+        self.index_user_set(key, data_offset, value.len() as u32, crc, timestamp, live);
+        self.after_append()?;
+        Ok(SetOutcome::Written(key.to_vec()))
+    }
+
+    /// The index side of a user-mode SET whose data entry is at
+    /// `data_offset` of the active file: append the entry, flag the old one,
+    /// update the key map. Also replays a SET found only in the data file.
+    fn index_user_set(
+        &mut self,
+        key: &[u8],
+        data_offset: u32,
+        length: u32,
+        crc: u32,
+        timestamp: u32,
+        live: Option<Live>,
+    ) {
         let file_id = self.segments.active_id;
         let (parent_id, parent_offset) =
             live.map_or((0, 0), |l| (l.file_id, l.index_offset as u32));
         let entry = IndexEntry {
             key_len: key.len() as u8,
             data_offset,
-            length: value.len() as u32,
+            length,
             previous: 0,
             flags: 0,
             data_id: file_id,
@@ -241,12 +258,12 @@ impl Namespace {
             self.stats.index_size += 64 + key.len() as u64;
             self.stats.next_internal_id += 1;
         }
-        self.stats.used += value.len() as u64;
+        self.stats.used += u64::from(length);
         let slot = UserSlot {
             file_id,
             index_offset,
             data_offset,
-            length: value.len() as u32,
+            length,
             crc,
             timestamp,
         };
@@ -259,8 +276,88 @@ impl Namespace {
                 map.insert(key.into(), slot);
             }
         }
-        self.after_append()?;
-        Ok(SetOutcome::Written(key.to_vec()))
+    }
+
+    /// The index side of a seq-mode insert of `id` (the next id).
+    fn index_seq_insert(
+        &mut self,
+        id: u64,
+        data_offset: u32,
+        length: u32,
+        crc: u32,
+        timestamp: u32,
+    ) {
+        let KeyIndex::Seq(table) = &mut self.keys else {
+            unreachable!("seq-mode namespace has a seq table")
+        };
+        debug_assert_eq!(id, table.next_id);
+        table.next_id = id + 1;
+        let entry = IndexEntry {
+            key_len: SEQ_KEY_LEN as u8,
+            data_offset,
+            length,
+            data_id: self.segments.active_id,
+            timestamp,
+            crc,
+            ..IndexEntry::default()
+        };
+        self.append_index(entry, &id.to_le_bytes());
+        self.stats.entries += 1;
+        self.stats.used += u64::from(length);
+        self.stats.index_size += 64 + SEQ_KEY_LEN as u64;
+        self.stats.next_internal_id = id + 1;
+    }
+
+    /// Brings the index up to date with a data entry that reached the data
+    /// file but not the index before a crash (index appends are written
+    /// lazily; see `FORMAT.md`). User mode replays SETs and deletes; seq mode
+    /// replays inserts (updates and deletes are indexed before they are
+    /// acknowledged, so one missing from the index was never acknowledged).
+    pub(super) fn replay_data_entry(&mut self, offset: u32, entry: &DataEntry, key: &[u8]) {
+        let deleted = entry.flags & FLAG_DELETED != 0;
+        match self.mode {
+            Mode::User => {
+                let live = self.live(key).ok().flatten();
+                if !deleted {
+                    self.index_user_set(
+                        key,
+                        offset,
+                        entry.length,
+                        entry.crc,
+                        entry.timestamp,
+                        live,
+                    );
+                } else if let Some(live) = live {
+                    self.forget_live(key, &live);
+                }
+            }
+            Mode::Seq => {
+                let KeyIndex::Seq(table) = &self.keys else {
+                    unreachable!("seq-mode namespace has a seq table")
+                };
+                let Ok(id) = <[u8; SEQ_KEY_LEN]>::try_from(key).map(u64::from_le_bytes) else {
+                    return;
+                };
+                if !deleted && id == table.next_id {
+                    self.index_seq_insert(id, offset, entry.length, entry.crc, entry.timestamp);
+                }
+            }
+        }
+    }
+
+    /// Flags the live entry of `key` deleted and forgets it.
+    fn forget_live(&mut self, key: &[u8], live: &Live) {
+        self.segments.patch_index_flags(
+            live.file_id,
+            live.index_offset,
+            live.entry.flags | FLAG_DELETED,
+        );
+        if let KeyIndex::User(map) = &mut self.keys {
+            map.remove(key);
+        }
+        self.stats.index_size -= 64 + key.len() as u64;
+        self.stats.entries -= 1;
+        self.stats.used -= u64::from(live.entry.length);
     }
 
     fn set_seq(
@@ -278,23 +375,9 @@ impl Namespace {
         let Some(live) = live else {
             // Insert: the new slot is the next id.
             let id = table.next_id;
-            table.next_id += 1;
             let key = id.to_le_bytes();
             let data_offset = self.append_data(&key, value, crc, 0, timestamp);
-            let entry = IndexEntry {
-                key_len: SEQ_KEY_LEN as u8,
-                data_offset,
-                length: value.len() as u32,
-                data_id: active_id,
-                timestamp,
-                crc,
-                ..IndexEntry::default()
-            };
-            self.append_index(entry, &key);
-            self.stats.entries += 1;
-            self.stats.used += value.len() as u64;
-            self.stats.index_size += 64 + SEQ_KEY_LEN as u64;
-            self.stats.next_internal_id = id + 1;
+            self.index_seq_insert(id, data_offset, value.len() as u32, crc, timestamp);
             self.after_append()?;
             return Ok(SetOutcome::Written(key.to_vec()));
         };
@@ -348,19 +431,11 @@ impl Namespace {
         let timestamp = timestamp.unwrap_or_else(now_secs);
         self.written_since_rotation = true;
         self.append_data(key, &[], 0, FLAG_DELETED, timestamp);
-        self.segments.patch_index_flags(
-            live.file_id,
-            live.index_offset,
-            live.entry.flags | FLAG_DELETED,
-        );
-        if let KeyIndex::User(map) = &mut self.keys {
-            map.remove(key);
-            self.stats.index_size -= 64 + key.len() as u64;
-        } else {
-            self.stats.index_size -= 64 + SEQ_KEY_LEN as u64;
-        }
-        self.stats.entries -= 1;
-        self.stats.used -= u64::from(live.entry.length);
-        self.segments.data.after_append().map_err(DelError::Data)
+        self.forget_live(key, &live);
+        // Deletes reach the index before they are acknowledged: the load-time
+        // replay of the data log only covers entries after the last indexed
+        // one, and a delete's flag is an in-place change, not an append.
+        self.segments.data.flush().map_err(DelError::Data)?;
+        self.segments.flush().map_err(DelError::Index)
     }
 }

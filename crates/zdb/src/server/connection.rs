@@ -230,7 +230,7 @@ fn flush_written(state: &mut State, shared: &Shared, session: &Session) -> std::
     let Some(ns) = state.db.get(session.ns) else {
         return Ok(());
     };
-    if !ns.has_queued_writes() {
+    if !ns.has_uncommitted() {
         return Ok(());
     }
     let config = &shared.config;
@@ -240,7 +240,7 @@ fn flush_written(state: &mut State, shared: &Shared, session: &Session) -> std::
     let res = if config.sync || due {
         ns.sync()
     } else {
-        ns.flush()
+        ns.commit()
     };
     if let Err(e) = res {
         if let Err(reload) = ns.reload() {
