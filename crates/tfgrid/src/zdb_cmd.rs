@@ -224,6 +224,25 @@ fn dump(args: &ZdbArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Raises the open-file limit to its hard maximum: every client and every
+/// data file of every namespace holds a descriptor.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("failed to raise the open-file limit");
+            }
+        }
+    }
+}
+
 pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
     if let Some(ZdbCommand::Compact(compact_args)) = args.command {
         return compact(compact_args);
@@ -257,6 +276,7 @@ pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
         rotate: (args.rotate > 0).then(|| Duration::from_secs(args.rotate)),
         max_clients: args.max_clients,
     };
+    raise_fd_limit();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         runtime.worker_threads(n.max(1));
