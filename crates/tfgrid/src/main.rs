@@ -1,6 +1,7 @@
 //! `tfgrid`: the command line and daemons of the grid. Each subcommand is a
 //! short module over one library call.
 
+mod id_cmd;
 mod zdb_cmd;
 
 use std::process::ExitCode;
@@ -22,7 +23,9 @@ struct Cli {
 enum Command {
     /// Run a 0-db server (Redis protocol, 0-db v2 on-disk format), or work on
     /// its files offline.
-    Zdb(zdb_cmd::ZdbArgs),
+    Zdb(Box<zdb_cmd::ZdbArgs>),
+    /// Create, show or import your ed25519 identity (24-word mnemonic).
+    Id(id_cmd::IdArgs),
 }
 
 fn init_tracing(verbose: u8) {
@@ -41,7 +44,8 @@ fn init_tracing(verbose: u8) {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Zdb(args) => zdb_cmd::run(args),
+        Command::Zdb(args) => zdb_cmd::run(*args),
+        Command::Id(args) => id_cmd::run(args),
     }
 }
 
