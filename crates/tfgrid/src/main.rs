@@ -1,6 +1,7 @@
 //! `tfgrid`: the command line and daemons of the grid. Each subcommand is a
 //! short module over one library call.
 
+mod flist_cmd;
 mod id_cmd;
 mod zdb_cmd;
 
@@ -26,6 +27,8 @@ enum Command {
     Zdb(Box<zdb_cmd::ZdbArgs>),
     /// Create, show or import your ed25519 identity (24-word mnemonic).
     Id(id_cmd::IdArgs),
+    /// Build, inspect, read, extract, sign and verify flists.
+    Flist(flist_cmd::FlistArgs),
 }
 
 fn init_tracing(verbose: u8) {
@@ -46,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Zdb(args) => zdb_cmd::run(*args),
         Command::Id(args) => id_cmd::run(args),
+        Command::Flist(args) => flist_cmd::run(args),
     }
 }
 
