@@ -8,7 +8,7 @@ use std::sync::Arc;
 use flist::block::{decode_block, encode_block, BlockError, BlockRef, BLOCK_SIZE};
 use flist::store::{open_store, BlockStore, DirStore, Router, StoreError, ZdbStore};
 use zdb::server::{Server, ServerConfig};
-use zdb::{Client, DbConfig, Hooks};
+use zdb::Client;
 
 /// A few distinct blocks: empty, tiny, a full block of zeros, a full block of varied bytes.
 fn sample_blocks() -> Vec<(BlockRef, Vec<u8>, Vec<u8>)> {
@@ -124,24 +124,8 @@ impl ZdbServer {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("zdb.sock");
         let config = ServerConfig {
-            db: DbConfig {
-                data_root: dir.path().join("data"),
-                index_root: dir.path().join("index"),
-                mode: None,
-                datasize: 4 << 20,
-                default_password: None,
-                default_maxsize: 0,
-                sync_on_rotate: false,
-                hooks: Arc::new(Hooks::none()),
-            },
-            tcp: Some("127.0.0.1:0".parse().unwrap()),
             socket: Some(socket.clone()),
-            admin: None,
-            protect: false,
-            sync: false,
-            sync_time: None,
-            rotate: None,
-            max_clients: 64,
+            ..ServerConfig::local(dir.path())
         };
         let server = rt.block_on(Server::bind(config, None)).unwrap();
         let port = server.local_addr().unwrap().port();

@@ -66,6 +66,34 @@ pub struct ServerConfig {
     pub max_clients: usize,
 }
 
+impl ServerConfig {
+    /// A server for embedding and tests: data and index under `dir`, TCP on
+    /// a free loopback port, no admin password, 256 MiB data files, no
+    /// fsync; change fields as needed.
+    pub fn local(dir: &std::path::Path) -> ServerConfig {
+        ServerConfig {
+            db: DbConfig {
+                data_root: dir.join("data"),
+                index_root: dir.join("index"),
+                mode: None,
+                datasize: 256 << 20,
+                default_password: None,
+                default_maxsize: 0,
+                sync_on_rotate: false,
+                hooks: Arc::new(Hooks::none()),
+            },
+            tcp: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            socket: None,
+            admin: None,
+            protect: false,
+            sync: false,
+            sync_time: None,
+            rotate: None,
+            max_clients: 1024,
+        }
+    }
+}
+
 /// Counters reported by `INFO`.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

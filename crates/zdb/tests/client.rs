@@ -1,9 +1,7 @@
 //! The typed client against an in-process server on 127.0.0.1:0.
 
-use std::sync::Arc;
-
 use zdb::server::{Server, ServerConfig};
-use zdb::{Client, ClientError, DbConfig, Hooks};
+use zdb::{Client, ClientError};
 
 struct Running {
     addr: std::net::SocketAddr,
@@ -14,26 +12,8 @@ struct Running {
 
 async fn start() -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        db: DbConfig {
-            data_root: dir.path().join("data"),
-            index_root: dir.path().join("index"),
-            mode: None,
-            datasize: 1 << 20,
-            default_password: None,
-            default_maxsize: 0,
-            sync_on_rotate: false,
-            hooks: Arc::new(Hooks::none()),
-        },
-        tcp: Some("127.0.0.1:0".parse().unwrap()),
-        socket: None,
-        admin: None,
-        protect: false,
-        sync: false,
-        sync_time: None,
-        rotate: None,
-        max_clients: 64,
-    };
+    let mut config = ServerConfig::local(dir.path());
+    config.db.datasize = 1 << 20;
     let server = Server::bind(config, None).await.unwrap();
     let addr = server.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel();
