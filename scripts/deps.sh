@@ -3,9 +3,10 @@
 #   redis-tools: redis-cli, redis-benchmark (protocol tests, benchmarks)
 #   redis-server: the anchor the zdb benchmark compares against
 #   bc: summing test counts
+#   fuse3: fusermount3, used to mount flists
 set -euo pipefail
 missing=()
-for pkg in redis-tools redis-server bc; do
+for pkg in redis-tools redis-server bc fuse3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

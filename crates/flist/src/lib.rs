@@ -15,12 +15,18 @@
 //! * [`pack`] — building an flist from a directory; [`extract`] — writing
 //!   one back to disk; [`signature`] — detached ed25519 signatures over the
 //!   `.fl` bytes and the trust policy that checks them.
+//! * [`image`] — building an flist from a tar archive, an OCI image layout
+//!   or a `docker save` archive, without Docker.
+//! * [`mount`] — the read-only FUSE filesystem over an flist with a shared
+//!   block cache, and its writable overlay mode.
 
 #![warn(missing_docs)]
 
 pub mod block;
 pub mod extract;
 pub mod fl;
+pub mod image;
+pub mod mount;
 pub mod pack;
 pub mod signature;
 pub mod store;

@@ -273,12 +273,12 @@ impl Walk<'_> {
     }
 }
 
-/// Reads `buf.len()` bytes unless the file ends first; returns the count.
+/// Reads `buf.len()` bytes unless the input ends first; returns the count.
 /// (A single `read` may return less than asked; blocks must be full.)
-fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
+        match input.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -286,6 +286,21 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// Encodes one plaintext block and uploads it unless the store has it
+/// already; returns its reference and, when it was uploaded, the number of
+/// encrypted bytes sent.
+pub(crate) fn store_block(
+    plain: &[u8],
+    store: &dyn BlockStore,
+) -> Result<(BlockRef, Option<u64>), StoreError> {
+    let (block, cipher) = encode_block(plain);
+    if store.exists(&block.id)? {
+        return Ok((block, None));
+    }
+    store.put(&block.id, &cipher)?;
+    Ok((block, Some(cipher.len() as u64)))
 }
 
 /// Cuts, encrypts and uploads one file.
@@ -311,15 +326,13 @@ fn pack_file(
         }
         let plain = &buf[..n];
         digest.update(plain);
-        let (block, cipher) = encode_block(plain);
-        let store_err = |source| PackError::Store {
+        let (block, uploaded) = store_block(plain, store).map_err(|source| PackError::Store {
             path: job.path.clone(),
             source,
-        };
-        if !store.exists(&block.id).map_err(store_err)? {
-            store.put(&block.id, &cipher).map_err(store_err)?;
+        })?;
+        if let Some(bytes) = uploaded {
             out.uploaded += 1;
-            out.uploaded_bytes += cipher.len() as u64;
+            out.uploaded_bytes += bytes;
         }
         out.blocks.push(block);
         done_bytes.fetch_add(n as u64, Ordering::Relaxed);

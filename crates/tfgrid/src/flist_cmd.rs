@@ -41,9 +41,11 @@ struct StoreArgs {
 
 #[derive(Debug, Subcommand)]
 enum FlistCommand {
-    /// Build an flist from a directory, uploading blocks the stores lack.
+    /// Build an flist from a directory, a tar/tar.gz/tar.zst archive, an OCI
+    /// image layout archive or a `docker save` archive (no Docker needed),
+    /// uploading only the blocks the stores lack.
     Create {
-        /// The directory to pack.
+        /// The directory or archive to pack.
         source: PathBuf,
         /// The `.fl` to write.
         output: PathBuf,
@@ -100,6 +102,9 @@ enum FlistCommand {
         #[command(flatten)]
         trust: TrustArgs,
     },
+    /// Mount an flist read-only (or writable with an overlay) with lazy,
+    /// verified block fetching, until Ctrl-C.
+    Mount(crate::flist_mount_cmd::MountArgs),
     /// Sign an flist with your identity (`<flist>.sig`).
     Sign {
         /// The flist.
@@ -148,7 +153,7 @@ impl TrustArgs {
 }
 
 /// A router over `--store` specs, or over the flist's own routes.
-fn router(specs: &[String], reader: Option<&FlReader>) -> anyhow::Result<Router> {
+pub(crate) fn router(specs: &[String], reader: Option<&FlReader>) -> anyhow::Result<Router> {
     let mut router = Router::new();
     if specs.is_empty() {
         let Some(reader) = reader else {
@@ -172,7 +177,7 @@ fn router(specs: &[String], reader: Option<&FlReader>) -> anyhow::Result<Router>
     Ok(router)
 }
 
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -336,7 +341,14 @@ pub(crate) fn run(args: FlistArgs) -> anyhow::Result<ExitCode> {
             sign,
             threads,
         } => {
-            create(&source, &output, &stores, &tags, sign, threads)?;
+            if source.is_dir() {
+                create(&source, &output, &stores, &tags, sign, threads)?;
+            } else {
+                let store = router(&stores.stores, None)?;
+                crate::flist_image_cmd::create_from_archive(
+                    &source, &output, &store, &tags, sign, threads,
+                )?;
+            }
         }
         FlistCommand::Inspect { flist } => {
             let reader = FlReader::open(&flist)?;
@@ -404,6 +416,7 @@ pub(crate) fn run(args: FlistArgs) -> anyhow::Result<ExitCode> {
             let stats = flist::extract::extract(&reader, &store, &dest, Default::default())?;
             println!("{stats:?}");
         }
+        FlistCommand::Mount(args) => return crate::flist_mount_cmd::run(args),
         FlistCommand::Sign { flist, identity } => {
             let path = identity.unwrap_or_else(default_key_path);
             let key = KeyFile::load(&path).context("load identity")?;

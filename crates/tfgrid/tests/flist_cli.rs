@@ -432,3 +432,55 @@ fn hostile_names_never_write_outside_the_destination() {
     assert!(!tmp.path().join("inside/escaped").exists());
     assert!(!tmp.path().join("escaped").exists());
 }
+
+#[test]
+fn create_from_a_tar_gz_matches_create_from_the_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src);
+    let archive = tmp.path().join("tree.tar.gz");
+    let status = Command::new("tar")
+        .args([
+            "--xattrs",
+            "--numeric-owner",
+            "-C",
+            s(&src),
+            "-czf",
+            s(&archive),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let store = format!("dir://{}", tmp.path().join("store").display());
+    let from_dir = ok(&[
+        "flist",
+        "create",
+        s(&src),
+        s(&tmp.path().join("d.fl")),
+        "--store",
+        &store,
+    ]);
+    assert!(from_dir.contains("uploaded"), "{from_dir}");
+    // Same file contents: every block is already in the store.
+    let from_tar = ok(&[
+        "flist",
+        "create",
+        s(&archive),
+        s(&tmp.path().join("t.fl")),
+        "--store",
+        &store,
+    ]);
+    assert!(from_tar.contains("uploaded 0 new blocks"), "{from_tar}");
+    let dest = tmp.path().join("dest");
+    ok(&["flist", "extract", s(&tmp.path().join("t.fl")), s(&dest)]);
+    let (a, b) = (snapshot(&src), snapshot(&dest));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (path, want) in &a {
+        assert!(
+            b[path] == *want,
+            "{} differs after a tar.gz round trip",
+            path.display()
+        );
+    }
+}
