@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod block;
+pub mod diff;
 pub mod extract;
 pub mod fl;
 pub mod image;

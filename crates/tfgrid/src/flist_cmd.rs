@@ -105,6 +105,14 @@ enum FlistCommand {
     /// Mount an flist read-only (or writable with an overlay) with lazy,
     /// verified block fetching, until Ctrl-C.
     Mount(crate::flist_mount_cmd::MountArgs),
+    /// Show what differs between two flists, path by path (exit 1 when
+    /// they differ, as diff does).
+    Diff {
+        /// The first flist.
+        a: PathBuf,
+        /// The second flist.
+        b: PathBuf,
+    },
     /// Sign an flist with your identity (`<flist>.sig`).
     Sign {
         /// The flist.
@@ -417,6 +425,21 @@ pub(crate) fn run(args: FlistArgs) -> anyhow::Result<ExitCode> {
             println!("{stats:?}");
         }
         FlistCommand::Mount(args) => return crate::flist_mount_cmd::run(args),
+        FlistCommand::Diff { a, b } => {
+            let changes = flist::diff::diff(&FlReader::open(&a)?, &FlReader::open(&b)?)?;
+            for change in &changes {
+                match change {
+                    flist::diff::Change::Added(p) => println!("+ {}", String::from_utf8_lossy(p)),
+                    flist::diff::Change::Removed(p) => println!("- {}", String::from_utf8_lossy(p)),
+                    flist::diff::Change::Modified(p, what) => {
+                        println!("M {} ({})", String::from_utf8_lossy(p), what.join(", "))
+                    }
+                }
+            }
+            if !changes.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
         FlistCommand::Sign { flist, identity } => {
             let path = identity.unwrap_or_else(default_key_path);
             let key = KeyFile::load(&path).context("load identity")?;

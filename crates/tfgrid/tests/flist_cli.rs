@@ -484,3 +484,40 @@ fn create_from_a_tar_gz_matches_create_from_the_directory() {
         );
     }
 }
+
+#[test]
+fn diff_names_every_added_removed_and_changed_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("same"), b"same").unwrap();
+    std::fs::write(src.join("content"), b"one").unwrap();
+    std::fs::write(src.join("mode"), b"m").unwrap();
+    std::fs::write(src.join("d/gone"), b"x").unwrap();
+    let store = format!("dir://{}", tmp.path().join("store").display());
+    let (a, b) = (tmp.path().join("a.fl"), tmp.path().join("b.fl"));
+    ok(&["flist", "create", s(&src), s(&a), "--store", &store]);
+    std::fs::write(src.join("content"), b"two").unwrap();
+    std::fs::set_permissions(src.join("mode"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_file(src.join("d/gone")).unwrap();
+    std::fs::write(src.join("d/new"), b"y").unwrap();
+    ok(&["flist", "create", s(&src), s(&b), "--store", &store]);
+    let same = tfgrid(&["flist", "diff", s(&a), s(&a)]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(same.stdout.is_empty());
+    let out = tfgrid(&["flist", "diff", s(&a), s(&b)]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("M /content (") && l.contains("content")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("M /mode (mode")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l == "- /d/gone"), "{text}");
+    assert!(text.lines().any(|l| l == "+ /d/new"), "{text}");
+    assert!(!text.contains("/same"), "{text}");
+}
