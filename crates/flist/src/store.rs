@@ -14,7 +14,7 @@
 //! Other rfs schemes (`s3`, `http`, `server`) are recognised and reported as
 //! [`StoreError::Unsupported`].
 
-mod dir;
+pub(crate) mod dir;
 mod router;
 mod url;
 mod zdb;

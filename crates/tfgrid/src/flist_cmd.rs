@@ -185,7 +185,7 @@ pub(crate) fn router(specs: &[String], reader: Option<&FlReader>) -> anyhow::Res
     Ok(router)
 }
 
-pub(crate) fn human(bytes: u64) -> String {
+fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -231,8 +231,17 @@ fn create(
     if let Some(n) = threads {
         options.threads = n;
     }
-    let stats = flist::pack::pack_dir(source, &mut writer, &router, &options)
-        .with_context(|| format!("pack {}", source.display()))?;
+    // A directory is walked; any file is read as an archive (tarball,
+    // `docker save` or OCI layout), detected from its content.
+    let (stats, layers) = if source.is_dir() {
+        let stats = flist::pack::pack_dir(source, &mut writer, &router, &options)
+            .with_context(|| format!("pack {}", source.display()))?;
+        (stats, None)
+    } else {
+        let stats = flist::image::pack_archive(source, &mut writer, &router, &options)
+            .with_context(|| format!("convert {}", source.display()))?;
+        (stats.pack, Some((stats.layers, stats.whiteouts)))
+    };
     if tty {
         eprintln!();
     }
@@ -266,6 +275,9 @@ fn create(
         secs,
         stats.bytes as f64 / 1e6 / secs.max(1e-9)
     );
+    if let Some((layers, whiteouts)) = layers {
+        println!("flattened {layers} layers, {whiteouts} whiteouts applied");
+    }
     if sign {
         let path = default_key_path();
         let key =
@@ -349,14 +361,7 @@ pub(crate) fn run(args: FlistArgs) -> anyhow::Result<ExitCode> {
             sign,
             threads,
         } => {
-            if source.is_dir() {
-                create(&source, &output, &stores, &tags, sign, threads)?;
-            } else {
-                let store = router(&stores.stores, None)?;
-                crate::flist_image_cmd::create_from_archive(
-                    &source, &output, &store, &tags, sign, threads,
-                )?;
-            }
+            create(&source, &output, &stores, &tags, sign, threads)?;
         }
         FlistCommand::Inspect { flist } => {
             let reader = FlReader::open(&flist)?;

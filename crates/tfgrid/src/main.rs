@@ -2,7 +2,6 @@
 //! short module over one library call.
 
 mod flist_cmd;
-mod flist_image_cmd;
 mod flist_mount_cmd;
 mod id_cmd;
 mod zdb_cmd;

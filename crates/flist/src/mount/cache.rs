@@ -9,8 +9,8 @@
 //! else who can write the directory.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -116,26 +116,7 @@ impl BlockCache {
 
     /// Writes a verified block to disk (whole or not at all).
     pub(super) fn store(&self, id: &[u8; 32], plain: &[u8]) -> io::Result<()> {
-        let path = self.path(id);
-        let dir = path.parent().expect("cache paths have shard directories");
-        fs::create_dir_all(dir)?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(path.file_name().expect("cache paths end in the hex id"));
-        tmp_name.push(format!(
-            ".{}.{:016x}.tmp",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        let tmp = dir.join(tmp_name);
-        let result = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            file.write_all(plain)?;
-            fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        crate::store::dir::write_atomic(&self.path(id), plain)
     }
 }
 

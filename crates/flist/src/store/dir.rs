@@ -87,34 +87,35 @@ impl DirStore {
     fn flat_path(&self, id: &[u8; 32]) -> PathBuf {
         self.root.join(hex::encode(id))
     }
+}
 
-    /// Writes `data` to a temporary file next to `path` and renames it over
-    /// `path`, so a reader never sees half a block. Not synced one by one:
-    /// [`BlockStore::sync`] syncs the whole filesystem once per build.
-    fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-        let dir = path
-            .parent()
-            .expect("block paths always have a shard directory");
-        fs::create_dir_all(dir)?;
-        let name = path.file_name().expect("block paths end in the hex id");
-        let mut tmp_name = OsStr::new(".").to_os_string();
-        tmp_name.push(name);
-        tmp_name.push(format!(
-            ".{}.{:016x}.tmp",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        let tmp = dir.join(tmp_name);
-        let result = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            file.write_all(data)?;
-            fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+/// Writes `data` to a temporary file next to `path` (creating the parent
+/// directory) and renames it over `path`, so a reader never sees half a
+/// file. Not synced: the block store syncs its filesystem once per build
+/// ([`BlockStore::sync`]), and the mount's cache re-verifies what it reads.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .expect("block paths always have a shard directory");
+    fs::create_dir_all(dir)?;
+    let name = path.file_name().expect("block paths end in the hex id");
+    let mut tmp_name = OsStr::new(".").to_os_string();
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".{}.{:016x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.write_all(data)?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
+    result
 }
 
 /// Reads `path`, mapping "not there" to `None`.
@@ -162,7 +163,7 @@ impl BlockStore for DirStore {
             return Ok(());
         }
         let path = self.block_path(id);
-        Self::write_atomic(&path, data).map_err(|source| StoreError::Io {
+        write_atomic(&path, data).map_err(|source| StoreError::Io {
             what: format!("write {}", path.display()),
             source,
         })
