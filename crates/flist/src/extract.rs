@@ -16,7 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::block::{decode_block, BlockError};
+use crate::block::{decode_block_with, BlockError, Codec};
 use crate::fl::{FlError, FlReader, Inode};
 use crate::store::{BlockStore, StoreError};
 use crate::xattr;
@@ -136,6 +136,18 @@ fn plain_name(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
 }
 
+/// The block codec an flist was built with (its `block-codec` tag; rfs
+/// flists have none and use snappy).
+pub fn block_codec(reader: &FlReader) -> Result<Codec, FlError> {
+    match reader.tag(Codec::TAG)? {
+        None => Ok(Codec::Snappy),
+        Some(name) => Codec::parse(&name).ok_or_else(|| FlError::Invalid {
+            path: reader.path().to_owned(),
+            reason: format!("unknown block codec {name:?}"),
+        }),
+    }
+}
+
 /// Writes the content of file `inode` to `out`, verifying every block.
 pub fn read_file(
     reader: &FlReader,
@@ -145,6 +157,7 @@ pub fn read_file(
 ) -> Result<u64, ExtractError> {
     let display =
         || String::from_utf8_lossy(&reader.path_of(inode.ino).unwrap_or_default()).into_owned();
+    let codec = block_codec(reader)?;
     let mut written = 0u64;
     for block in reader.blocks(inode.ino)? {
         let id = block.id_hex();
@@ -159,11 +172,12 @@ pub fn read_file(
                 path: display(),
                 id: id.clone(),
             })?;
-        let plain = decode_block(&block, &cipher).map_err(|source| ExtractError::BadBlock {
-            path: display(),
-            id,
-            source,
-        })?;
+        let plain =
+            decode_block_with(&block, &cipher, codec).map_err(|source| ExtractError::BadBlock {
+                path: display(),
+                id,
+                source,
+            })?;
         out.write_all(&plain).map_err(|source| ExtractError::Io {
             op: "write",
             path: PathBuf::from(display()),

@@ -261,6 +261,9 @@ pub fn pack_archive_with(
     let mut pack = emit::write(&tree, &chunked.files, writer)?;
     pack.uploaded = chunked.uploaded;
     pack.uploaded_bytes = chunked.uploaded_bytes;
+    if opts.codec != crate::block::Codec::Snappy {
+        writer.set_tag(crate::block::Codec::TAG, opts.codec.name())?;
+    }
     if let Some(config) = &source.config {
         for (key, value) in manifest::config_entries(config, &source.label())? {
             writer.set_config(key, &value)?;

@@ -188,7 +188,8 @@ pub fn mount(
         .map_err(io_err("find mountpoint", mountpoint))?;
     let cache = cache::BlockCache::open(&opts.cache_dir)
         .map_err(io_err("create cache directory", &opts.cache_dir))?;
-    let fetcher = Arc::new(fetch::Fetcher::new(store, cache));
+    let codec = crate::extract::block_codec(&reader)?;
+    let fetcher = Arc::new(fetch::Fetcher::new(store, codec, cache));
     let workers = fetcher.spawn_workers(opts.fetch_threads.max(1));
     let filesystem = fs::FlistFs::new(
         meta::ReaderPool::new(reader),

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 
-use crate::block::{encode_block, BlockRef, BLOCK_SIZE};
+use crate::block::{encode_block_with, BlockRef, Codec, BLOCK_SIZE};
 use crate::fl::{FlError, FlWriter, Inode};
 use crate::store::{BlockStore, StoreError};
 use crate::xattr;
@@ -99,6 +99,8 @@ pub struct PackOptions<'a> {
     pub threads: usize,
     /// Called about twice a second while files are processed.
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// Block compression; a non-default codec is recorded in the tags.
+    pub codec: Codec,
 }
 
 impl Default for PackOptions<'_> {
@@ -106,6 +108,7 @@ impl Default for PackOptions<'_> {
         PackOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)),
             progress: None,
+            codec: Codec::Snappy,
         }
     }
 }
@@ -169,6 +172,9 @@ pub fn pack_dir(
         hardlinks: Vec::new(),
     };
     let root = walk.writer.root(&inode_of(&meta, 0, b"/"))?;
+    if options.codec != Codec::Snappy {
+        walk.writer.set_tag(Codec::TAG, options.codec.name())?;
+    }
     walk.stats.dirs += 1;
     walk.xattrs(root, src)?;
     walk.dir(src, root)?;
@@ -294,8 +300,9 @@ pub(crate) fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usi
 pub(crate) fn store_block(
     plain: &[u8],
     store: &dyn BlockStore,
+    codec: Codec,
 ) -> Result<(BlockRef, Option<u64>), StoreError> {
-    let (block, cipher) = encode_block(plain);
+    let (block, cipher) = encode_block_with(plain, codec);
     if store.exists(&block.id)? {
         return Ok((block, None));
     }
@@ -307,6 +314,7 @@ pub(crate) fn store_block(
 fn pack_file(
     job: &FileJob,
     store: &dyn BlockStore,
+    codec: Codec,
     done_bytes: &AtomicU64,
 ) -> Result<FileDone, PackError> {
     let mut file = File::open(&job.path).map_err(source_err(&job.path))?;
@@ -326,10 +334,11 @@ fn pack_file(
         }
         let plain = &buf[..n];
         digest.update(plain);
-        let (block, uploaded) = store_block(plain, store).map_err(|source| PackError::Store {
-            path: job.path.clone(),
-            source,
-        })?;
+        let (block, uploaded) =
+            store_block(plain, store, codec).map_err(|source| PackError::Store {
+                path: job.path.clone(),
+                source,
+            })?;
         if let Some(bytes) = uploaded {
             out.uploaded += 1;
             out.uploaded_bytes += bytes;
@@ -362,7 +371,7 @@ fn run_jobs(
             scope.spawn(move || loop {
                 let idx = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(idx) else { return };
-                let res = pack_file(job, store, done_bytes);
+                let res = pack_file(job, store, options.codec, done_bytes);
                 if let Ok(file) = &res {
                     uploaded.fetch_add(file.uploaded, Ordering::Relaxed);
                 }

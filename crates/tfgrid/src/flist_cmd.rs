@@ -60,6 +60,10 @@ enum FlistCommand {
         /// Worker threads for reading, encrypting and uploading.
         #[arg(long)]
         threads: Option<usize>,
+        /// Block compression: snappy (rfs compatible) or zstd (about a
+        /// quarter smaller; only tfgrid reads it).
+        #[arg(long, default_value = "snappy", value_parser = parse_codec)]
+        block_codec: flist::block::Codec,
     },
     /// Show tags, routes, counts and signatures.
     Inspect {
@@ -128,6 +132,11 @@ enum FlistCommand {
         #[command(flatten)]
         trust: TrustArgs,
     },
+}
+
+fn parse_codec(name: &str) -> Result<flist::block::Codec, String> {
+    flist::block::Codec::parse(name)
+        .ok_or_else(|| format!("unknown codec {name:?} (snappy or zstd)"))
 }
 
 impl TrustArgs {
@@ -203,6 +212,7 @@ fn create(
     tags: &[String],
     sign: bool,
     threads: Option<usize>,
+    codec: flist::block::Codec,
 ) -> anyhow::Result<()> {
     let router = router(&stores.stores, None)?;
     let started = std::time::Instant::now();
@@ -226,6 +236,7 @@ fn create(
     };
     let mut options = flist::pack::PackOptions {
         progress: Some(&report),
+        codec,
         ..Default::default()
     };
     if let Some(n) = threads {
@@ -360,8 +371,9 @@ pub(crate) fn run(args: FlistArgs) -> anyhow::Result<ExitCode> {
             tags,
             sign,
             threads,
+            block_codec,
         } => {
-            create(&source, &output, &stores, &tags, sign, threads)?;
+            create(&source, &output, &stores, &tags, sign, threads, block_codec)?;
         }
         FlistCommand::Inspect { flist } => {
             let reader = FlReader::open(&flist)?;

@@ -521,3 +521,70 @@ fn diff_names_every_added_removed_and_changed_path() {
     assert!(text.lines().any(|l| l == "+ /d/new"), "{text}");
     assert!(!text.contains("/same"), "{text}");
 }
+
+#[test]
+fn zstd_block_codec_round_trips_and_is_recorded_in_the_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    // Compressible text over several blocks, plus incompressible noise.
+    let text: Vec<u8> = (0..1_200_000u32)
+        .map(|i| b"flist zstd "[i as usize % 11])
+        .collect();
+    std::fs::write(src.join("text"), &text).unwrap();
+    std::fs::write(src.join("noise"), noise(300_000, 5)).unwrap();
+    let (snappy_store, zstd_store) = (tmp.path().join("s1"), tmp.path().join("s2"));
+    let (a, b) = (tmp.path().join("a.fl"), tmp.path().join("b.fl"));
+    ok(&[
+        "flist",
+        "create",
+        s(&src),
+        s(&a),
+        "--store",
+        &format!("dir://{}", snappy_store.display()),
+    ]);
+    ok(&[
+        "flist",
+        "create",
+        s(&src),
+        s(&b),
+        "--block-codec",
+        "zstd",
+        "--store",
+        &format!("dir://{}", zstd_store.display()),
+    ]);
+    assert!(ok(&["flist", "inspect", s(&b)]).contains("tag block-codec = zstd"));
+    assert!(!ok(&["flist", "inspect", s(&a)]).contains("block-codec"));
+    let size = |dir: &Path| -> u64 {
+        let mut total = 0;
+        for sub in std::fs::read_dir(dir).unwrap() {
+            for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+                total += f.unwrap().metadata().unwrap().len();
+            }
+        }
+        total
+    };
+    assert!(
+        size(&zstd_store) < size(&snappy_store),
+        "zstd store not smaller"
+    );
+    let cat = tfgrid(&["flist", "cat", s(&b), "/text"]);
+    assert!(
+        cat.status.success() && cat.stdout == text,
+        "zstd block read back wrong"
+    );
+    let dest = tmp.path().join("dest");
+    ok(&["flist", "extract", s(&b), s(&dest)]);
+    assert!(std::fs::read(dest.join("noise")).unwrap() == noise(300_000, 5));
+    let err = fails(&[
+        "flist",
+        "create",
+        s(&src),
+        s(&tmp.path().join("c.fl")),
+        "--block-codec",
+        "lz4",
+        "--store",
+        "dir:///tmp/x",
+    ]);
+    assert!(err.contains("unknown codec"), "{err}");
+}

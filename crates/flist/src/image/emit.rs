@@ -82,7 +82,7 @@ pub(super) fn chunk(
         files_total: wanted.iter().map(Vec::len).sum::<usize>() as u64,
         last_report: Instant::now(),
     };
-    let done = with_workers(store, tree, opts.threads.max(1), |pipe| {
+    let done = with_workers(store, tree, opts.threads.max(1), opts.codec, |pipe| {
         producer.run(&wanted, pipe)
     })?;
     let mut files: HashMap<ObjId, (Vec<Option<BlockRef>>, [u8; 32])> = producer
@@ -165,6 +165,7 @@ fn with_workers(
     store: &dyn BlockStore,
     tree: &Tree,
     threads: usize,
+    codec: crate::block::Codec,
     produce: impl FnOnce(&Pipeline<'_>) -> Result<(), ImageError>,
 ) -> Result<Vec<BlockDone>, ImageError> {
     let (tx, rx) = mpsc::sync_channel::<BlockJob>(threads * 2);
@@ -184,7 +185,7 @@ fn with_workers(
                 if failed.load(Ordering::Relaxed) {
                     continue; // drain the queue so the producer never blocks
                 }
-                let res = match store_block(&job.data, store) {
+                let res = match store_block(&job.data, store, codec) {
                     Ok((block, up)) => {
                         if up.is_some() {
                             uploaded.fetch_add(1, Ordering::Relaxed);

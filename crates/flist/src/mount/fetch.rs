@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use super::cache::{BlockCache, Plain};
-use crate::block::{decode_block, BlockRef};
+use crate::block::{decode_block_with, BlockRef, Codec};
 use crate::store::BlockStore;
 
 /// Most blocks waiting for a background fetch; read-ahead beyond this is
@@ -79,6 +79,7 @@ struct Queue {
 /// Where a mount gets its blocks.
 pub(super) struct Fetcher {
     store: Box<dyn BlockStore>,
+    codec: Codec,
     cache: BlockCache,
     flights: Mutex<HashMap<[u8; 32], Arc<Flight>>>,
     queue: Mutex<Queue>,
@@ -91,9 +92,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Fetcher {
-    pub(super) fn new(store: Box<dyn BlockStore>, cache: BlockCache) -> Fetcher {
+    pub(super) fn new(store: Box<dyn BlockStore>, codec: Codec, cache: BlockCache) -> Fetcher {
         Fetcher {
             store,
+            codec,
             cache,
             flights: Mutex::new(HashMap::new()),
             queue: Mutex::new(Queue::default()),
@@ -157,7 +159,8 @@ impl Fetcher {
             .ok_or_else(|| FetchError::Missing {
                 stores: self.store.url(),
             })?;
-        let plain = decode_block(r, &cipher).map_err(|e| FetchError::Bad(e.to_string()))?;
+        let plain = decode_block_with(r, &cipher, self.codec)
+            .map_err(|e| FetchError::Bad(e.to_string()))?;
         if let Err(e) = self.cache.store(&r.id, &plain) {
             tracing::warn!(block = %r.id_hex(), "failed to write block to the cache: {e}");
         }
@@ -270,7 +273,7 @@ mod tests {
             gets: AtomicUsize::new(0),
         });
         let cache = BlockCache::open(&dir.path().join("cache")).unwrap();
-        let fetcher = Fetcher::new(Box::new(Arc::clone(&store)), cache);
+        let fetcher = Fetcher::new(Box::new(Arc::clone(&store)), Codec::Snappy, cache);
         (dir, store, fetcher)
     }
 

@@ -299,7 +299,7 @@ pub(crate) fn convert(
     let mut writer = FlWriter::create(&fl).unwrap();
     let opts = PackOptions {
         threads: 3,
-        progress: None,
+        ..PackOptions::default()
     };
     let res = pack_archive_with(&input, &mut writer, &store, &opts, limits);
     if res.is_ok() {
