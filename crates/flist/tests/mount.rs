@@ -19,20 +19,7 @@ use flist::store::{BlockStore, DirStore};
 
 #[path = "mount/sandbox.rs"]
 mod sandbox;
-use sandbox::{can_mount, Sandbox};
-
-/// Deterministic bytes that do not compress.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use sandbox::{can_mount, noise, Sandbox};
 
 fn c(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap()

@@ -12,7 +12,7 @@ use flist::store::{BlockStore, DirStore};
 
 #[path = "mount/sandbox.rs"]
 mod sandbox;
-use sandbox::{can_mount, Sandbox};
+use sandbox::{can_mount, noise, Sandbox};
 
 /// Packs `src` into `sb/t.fl` (blocks in `sb/store`, inodes `prefetch` on
 /// the prefetch list) and mounts it at `at`.
@@ -31,19 +31,6 @@ fn pack_and_mount(sb: &Sandbox, src: &Path, prefetch: &[u64], at: &Path) -> Moun
         MountOptions::new(sb.path("cache")),
     )
     .unwrap()
-}
-
-/// Bytes that do not compress.
-fn noise(len: usize) -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// Copies `bin` and the libraries `ldd` names into `root` at the same paths.
@@ -83,7 +70,7 @@ fn overlay_makes_the_mount_writable() {
     );
     fs::create_dir_all(src.join("etc")).unwrap();
     fs::write(src.join("etc/hello.txt"), b"hello\n").unwrap();
-    fs::write(src.join("data"), noise(900_000)).unwrap();
+    fs::write(src.join("data"), noise(7, 900_000)).unwrap();
     let runnable = copy_program("/bin/sh", &src);
     let ro = pack_and_mount(&sb, &src, &[], &lower);
     fs::create_dir_all(&merged).unwrap();
@@ -100,7 +87,7 @@ fn overlay_makes_the_mount_writable() {
     );
     assert_eq!(fs::read(lower.join("etc/hello.txt")).unwrap(), b"hello\n");
     assert!(!lower.join("new.txt").exists());
-    assert_eq!(fs::read(merged.join("data")).unwrap(), noise(900_000));
+    assert_eq!(fs::read(merged.join("data")).unwrap(), noise(7, 900_000));
     fs::remove_file(merged.join("data")).unwrap();
     assert!(
         lower.join("data").exists(),
@@ -159,7 +146,7 @@ fn prefetch_list_is_fetched_at_mount() {
     let (src, mnt) = (sb.path("src"), sb.path("mnt"));
     fs::create_dir(&src).unwrap();
     // packed in name order: root 1, "a" 2, "b" 3
-    fs::write(src.join("a"), noise(600_000)).unwrap();
+    fs::write(src.join("a"), noise(7, 600_000)).unwrap();
     fs::write(src.join("b"), b"not prefetched").unwrap();
     let handle = pack_and_mount(&sb, &src, &[2], &mnt);
     let reader = flist::fl::FlReader::open(&sb.path("t.fl")).unwrap();
@@ -177,7 +164,7 @@ fn prefetch_list_is_fetched_at_mount() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(cached(3), [false], "only listed files are prefetched");
-    assert_eq!(fs::read(mnt.join("a")).unwrap(), noise(600_000));
+    assert_eq!(fs::read(mnt.join("a")).unwrap(), noise(7, 600_000));
     drop(handle);
     assert!(sb.mounts().is_empty());
 }

@@ -261,11 +261,6 @@ impl Namespace {
         self.segments.sync()
     }
 
-    /// Whether entries wait in buffers.
-    pub fn has_queued_writes(&self) -> bool {
-        self.segments.is_dirty()
-    }
-
     /// Forces a new index/data pair (`NSJUMP`, `--rotate`).
     pub fn rotate(&mut self) -> std::io::Result<()> {
         let dirty: Vec<u32> = self.segments.dirty.iter().copied().collect();

@@ -1,5 +1,5 @@
-//! Shared by the mount tests: the root/FUSE check and a sandbox directory
-//! that fails the test if a mount is left behind in it.
+//! Shared by the mount tests: the root/FUSE check, a sandbox directory
+//! that fails the test if a mount is left behind in it, and test bytes.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -65,4 +65,17 @@ impl Drop for Sandbox {
             assert!(left.is_empty(), "mounts left behind: {left:?}");
         }
     }
+}
+
+/// Deterministic bytes that do not compress.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }

@@ -282,11 +282,6 @@ impl Segments {
         })
     }
 
-    /// Whether anything waits to be written.
-    pub(crate) fn is_dirty(&self) -> bool {
-        self.data.is_dirty() || self.index.is_dirty() || !self.old_patches.is_empty()
-    }
-
     /// Writes queued data entries only: enough to acknowledge the writes of
     /// a batch, since index entries missing after a crash are rebuilt from
     /// the data file at load (see `FORMAT.md`).
