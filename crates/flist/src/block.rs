@@ -27,7 +27,7 @@ const NONCE_LEN: usize = 12;
 type Blake2b256 = Blake2b<U32>;
 
 /// Returns BLAKE2b-256 of `data`.
-fn blake2b_256(data: &[u8]) -> [u8; 32] {
+pub(crate) fn blake2b_256(data: &[u8]) -> [u8; 32] {
     Blake2b256::digest(data).into()
 }
 

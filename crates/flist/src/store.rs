@@ -106,6 +106,14 @@ pub enum StoreError {
     /// No route covers blocks whose id starts with this byte.
     #[error("no store route covers block ids starting with {0:02x}")]
     NoRoute(u8),
+    /// The store answered with bytes that do not hash to the block id asked for.
+    #[error("{url} served corrupt bytes for block {id}")]
+    Corrupt {
+        /// The store's URL, password masked.
+        url: String,
+        /// The block id, hex.
+        id: String,
+    },
     /// A known store kind this build cannot use, e.g. `s3`.
     #[error("unsupported store: {0}")]
     Unsupported(String),

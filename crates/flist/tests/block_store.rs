@@ -385,3 +385,37 @@ fn router_skips_a_failing_store_on_read_but_not_on_write() {
         .exists(&missing.id)
         .unwrap());
 }
+
+#[test]
+fn router_skips_a_replica_that_serves_corrupt_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bad, good) = (tmp.path().join("bad"), tmp.path().join("good"));
+    let mut router = Router::new();
+    router.add(0x00, 0xff, dir_store(&bad));
+    router.add(0x00, 0xff, dir_store(&good));
+    let (r, cipher) = encode_block(b"a block one replica damaged");
+    router.put(&r.id, &cipher).unwrap();
+    let mut damaged = cipher.clone();
+    damaged[0] ^= 0x01;
+    // damage the first replica's copy on disk
+    let hex_id = r.id_hex();
+    std::fs::write(bad.join(&hex_id[..2]).join(&hex_id), &damaged).unwrap();
+    assert_eq!(
+        DirStore::new(&bad).unwrap().get(&r.id).unwrap().as_deref(),
+        Some(&damaged[..])
+    );
+
+    // the first replica is damaged; the router answers from the second
+    assert_eq!(router.get(&r.id).unwrap().as_deref(), Some(&cipher[..]));
+
+    // with only the damaged replica, the read fails and names the store
+    let mut alone = Router::new();
+    alone.add(0x00, 0xff, dir_store(&bad));
+    match alone.get(&r.id) {
+        Err(e @ StoreError::Corrupt { .. }) => {
+            assert!(e.to_string().contains(&hex_id), "{e}");
+            assert!(e.to_string().contains("bad"), "{e}");
+        }
+        other => panic!("expected a corrupt-block error, got {other:?}"),
+    }
+}

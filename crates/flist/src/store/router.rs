@@ -5,6 +5,7 @@
 //! `route` table (`start`, `end`, `url`) turned into live stores.
 
 use super::{open_store, BlockStore, StoreError};
+use crate::block::blake2b_256;
 
 /// One `(start, end, store)` row.
 struct Route {
@@ -22,9 +23,10 @@ impl Route {
 /// Stores chosen per block by id prefix.
 ///
 /// Writes go to every matching store and fail if any of them fails. Reads try
-/// the matching stores in the order they were added and return the first hit;
-/// a store that errors is logged and skipped, so one replica being down does
-/// not fail a read another replica can serve.
+/// the matching stores in the order they were added and return the first hit
+/// whose bytes hash to the id; a store that errors or serves corrupt bytes is
+/// logged and skipped, so one replica being down or damaged does not fail a
+/// read another replica can serve.
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
@@ -133,7 +135,15 @@ impl Router {
 
 impl BlockStore for Router {
     fn get(&self, id: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.first_hit(id, "read", |s| s.get(id))
+        self.first_hit(id, "read", |s| match s.get(id)? {
+            // Checking the id here, not only in the decoder, lets a damaged
+            // replica be skipped in favour of a good one.
+            Some(bytes) if blake2b_256(&bytes) != *id => Err(StoreError::Corrupt {
+                url: s.url(),
+                id: hex::encode(id),
+            }),
+            found => Ok(found),
+        })
     }
 
     /// Writes to every matching store, even after one fails, and returns the first failure.
