@@ -4,9 +4,13 @@
 #   redis-server: the anchor the zdb benchmark compares against
 #   bc: summing test counts
 #   fuse3: fusermount3, used to mount flists
+#   attr: getfattr, to compare xattrs of a mounted flist with its source
+#   debootstrap: builds the Debian root filesystem the flist tests pack
+# and builds that root filesystem once, into $TFGRID_TEST_ROOTFS
+# (default /var/cache/tfgrid-rootfs/bookworm-minbase).
 set -euo pipefail
 missing=()
-for pkg in redis-tools redis-server bc fuse3; do
+for pkg in redis-tools redis-server bc fuse3 attr debootstrap; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -24,4 +28,20 @@ fi
 # start their own.
 if command -v systemctl >/dev/null 2>&1; then
   systemctl stop redis-server >/dev/null 2>&1 || true
+fi
+
+# A Debian minbase root filesystem, built outside the clone so repeated runs
+# reuse it; an interrupted build leaves only a .partial directory behind.
+rootfs=${TFGRID_TEST_ROOTFS:-/var/cache/tfgrid-rootfs/bookworm-minbase}
+if [ ! -x "$rootfs/usr/bin/dpkg-query" ] && [ "$(id -u)" -eq 0 ]; then
+  echo "building the test root filesystem $rootfs (debootstrap, about a minute)"
+  mkdir -p "$(dirname "$rootfs")"
+  rm -rf "$rootfs.partial"
+  if debootstrap --variant=minbase bookworm "$rootfs.partial" http://deb.debian.org/debian \
+      >"$rootfs.log" 2>&1; then
+    rm -rf "$rootfs"
+    mv "$rootfs.partial" "$rootfs"
+  else
+    echo "warning: debootstrap failed (see $rootfs.log); the root filesystem tests will skip" >&2
+  fi
 fi
