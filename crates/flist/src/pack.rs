@@ -189,7 +189,9 @@ pub fn pack_dir(
         for block in &file.blocks {
             writer.add_block(file.ino, block)?;
         }
-        writer.set_digest(file.ino, "blake2b-256", &file.digest)?;
+        if file.blocks.len() > 1 {
+            writer.set_digest(file.ino, "blake2b-256", &file.digest)?;
+        }
         stats.blocks += file.blocks.len() as u64;
         stats.uploaded += file.uploaded;
         stats.uploaded_bytes += file.uploaded_bytes;

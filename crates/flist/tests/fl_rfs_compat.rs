@@ -282,7 +282,13 @@ fn file_written_the_rfs_way_reads_correctly() {
     );
     assert_eq!(r.xattrs(hosts as u64).unwrap(), vec![]);
     assert_eq!(r.hardlink_target(hosts as u64).unwrap(), None);
-    assert_eq!(r.digest(hosts as u64).unwrap(), None);
+    // no digest table: a one-block file's digest is its block key
+    let hosts_blocks = r.blocks(hosts as u64).unwrap();
+    assert_eq!(hosts_blocks.len(), 1);
+    assert_eq!(
+        r.digest(hosts as u64).unwrap(),
+        Some(("blake2b-256".to_string(), hosts_blocks[0].key.to_vec()))
+    );
     assert_eq!(r.prefetch().unwrap(), Vec::<u64>::new());
     assert_eq!(r.config().unwrap(), vec![]);
     assert_eq!(r.counts().unwrap().n_hardlinks, 0);

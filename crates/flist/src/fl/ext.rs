@@ -44,11 +44,30 @@ impl FlReader {
         Ok(found.pop())
     }
 
-    /// The whole-file digest of `ino` as `(algorithm, value)`, if recorded.
+    /// The whole-file digest of `ino` as `(algorithm, value)`: the recorded
+    /// one, else for a file of exactly one block its block key, which is the
+    /// BLAKE2b-256 of the whole plaintext. Builders record digests only for
+    /// files of two or more blocks, so the rest cost no bytes in the `.fl`.
     pub fn digest(&self, ino: u64) -> Result<Option<(String, Vec<u8>)>, FlError> {
-        let (true, Ok(ino)) = (self.ext.digest, i64::try_from(ino)) else {
+        let Ok(ino) = i64::try_from(ino) else {
             return Ok(None);
         };
+        let recorded = self
+            .ext
+            .digest
+            .then(|| self.recorded_digest(ino))
+            .transpose()?
+            .flatten();
+        if recorded.is_some() {
+            return Ok(recorded);
+        }
+        Ok(match self.blocks(ino as u64)?.as_slice() {
+            [only] => Some(("blake2b-256".to_string(), only.key.to_vec())),
+            _ => None,
+        })
+    }
+
+    fn recorded_digest(&self, ino: i64) -> Result<Option<(String, Vec<u8>)>, FlError> {
         let sql = "SELECT algo, value FROM tfgrid_digest WHERE ino = ?1";
         let mut found = self.rows(sql, [ino], 1, |row| {
             let what = || format!("inode {ino}: digest");

@@ -380,7 +380,6 @@ pub(super) fn write(
 ) -> Result<PackStats, ImageError> {
     let mut stats = PackStats::default();
     let mut first_ino: HashMap<ObjId, u64> = HashMap::new();
-    let empty_digest: [u8; 32] = Blake2b::<U32>::digest(b"").into();
     let mut stack = vec![(ROOT, 0)];
     while let Some((id, parent)) = stack.pop() {
         let node = tree.node(id);
@@ -436,8 +435,9 @@ pub(super) fn write(
                 for block in blocks {
                     writer.add_block(ino, block)?;
                 }
-                let digest = files.get(&node.obj).map_or(&empty_digest, |f| &f.digest);
-                writer.set_digest(ino, "blake2b-256", digest)?;
+                if let (true, Some(file)) = (blocks.len() > 1, files.get(&node.obj)) {
+                    writer.set_digest(ino, "blake2b-256", &file.digest)?;
+                }
                 stats.files += 1;
                 stats.bytes += size;
                 stats.blocks += blocks.len() as u64;
