@@ -112,6 +112,12 @@ impl Codec {
     }
 }
 
+/// The id stored bytes must have: their BLAKE2b-256. A store or a hub can
+/// check this without the key; only the reader can check the plaintext.
+pub fn content_id(cipher: &[u8]) -> [u8; 32] {
+    blake2b_256(cipher)
+}
+
 /// [`encode_block_with`] the rfs codec (snappy).
 pub fn encode_block(plain: &[u8]) -> (BlockRef, Vec<u8>) {
     encode_block_with(plain, Codec::Snappy)

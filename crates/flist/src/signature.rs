@@ -203,9 +203,9 @@ pub fn sign(fl: &Path, key: &KeyPair) -> Result<PathBuf, SignatureError> {
     Ok(sig_path)
 }
 
-/// Checks that `fl` is unchanged since signing and signed by a key the
-/// policy trusts; returns that key. Every signature present must verify.
-pub fn verify(fl: &Path, policy: &TrustPolicy) -> Result<PublicKey, SignatureError> {
+/// The keys that signed `fl`, after checking that the file is unchanged
+/// since signing and that every signature present verifies.
+pub fn signers(fl: &Path) -> Result<Vec<PublicKey>, SignatureError> {
     let sig_path = signature_path(fl);
     let file = read_sig_file(&sig_path)?.ok_or_else(|| SignatureError::Unsigned(fl.to_owned()))?;
     let digest = file_digest(fl)?;
@@ -215,7 +215,7 @@ pub fn verify(fl: &Path, policy: &TrustPolicy) -> Result<PublicKey, SignatureErr
     if file.signatures.is_empty() {
         return Err(SignatureError::Unsigned(fl.to_owned()));
     }
-    let mut trusted = None;
+    let mut keys = Vec::with_capacity(file.signatures.len());
     for entry in &file.signatures {
         let bad = || SignatureError::BadSignature {
             path: fl.to_owned(),
@@ -225,16 +225,21 @@ pub fn verify(fl: &Path, policy: &TrustPolicy) -> Result<PublicKey, SignatureErr
         let signature = Signature::from_hex(&entry.signature).map_err(|_| bad())?;
         key.verify(&payload(&digest), &signature)
             .map_err(|_| bad())?;
-        if trusted.is_none() && policy.keys.contains(&key) {
-            trusted = Some(key);
-        }
+        keys.push(key);
     }
+    Ok(keys)
+}
+
+/// Checks that `fl` is unchanged since signing and signed by a key the
+/// policy trusts; returns that key. Every signature present must verify.
+pub fn verify(fl: &Path, policy: &TrustPolicy) -> Result<PublicKey, SignatureError> {
+    let keys = signers(fl)?;
+    let trusted = keys.iter().find(|k| policy.keys.contains(k)).copied();
     trusted.ok_or_else(|| SignatureError::Untrusted {
         path: fl.to_owned(),
-        signers: file
-            .signatures
+        signers: keys
             .iter()
-            .map(|s| s.public_key.as_str())
+            .map(PublicKey::to_hex)
             .collect::<Vec<_>>()
             .join(", "),
     })

@@ -12,16 +12,20 @@
 //! * [`KeyFile`] — an identity on disk: the grid's JSON seed file (version
 //!   1.1.0: mnemonic and 3bot id) or a raw 32-byte seed, written with mode
 //!   0600 and refused when others may read it.
+//! * [`http_signature`] — ed25519 signatures on HTTP requests: the
+//!   `Authorization` header, its verification and the replay guard.
 
 #![warn(missing_docs)]
 
 mod error;
+pub mod http_signature;
 mod keyfile;
 mod keys;
 mod mnemonic;
 mod payload;
 
 pub use error::IdentityError;
+pub use http_signature::{AuthError, AuthHeader, BodyDigest, ReplayGuard, RequestToSign};
 pub use keyfile::{default_key_path, KeyFile};
 pub use keys::{KeyPair, PublicKey, Signature};
 pub use mnemonic::Mnemonic;

@@ -200,6 +200,15 @@ impl FlReader {
         Ok(counts)
     }
 
+    /// Every distinct block id the flist names (what a store must hold for it to mount).
+    pub fn block_ids(&self) -> Result<Vec<[u8; 32]>, FlError> {
+        self.rows("SELECT DISTINCT id FROM block", [], usize::MAX, |row| {
+            let b = field(decode::bytes(row.get_ref(0)?, 32), || "block id".into())?;
+            <[u8; 32]>::try_from(b)
+                .map_err(|_| bad(format!("block id is {} bytes, expected 32", b.len())))
+        })
+    }
+
     fn count(&self, sql: &str) -> Result<u64, FlError> {
         let n = self.rows(sql, [], 1, |row| {
             field(decode::uint(row.get_ref(0)?, i64::MAX as u64), || {

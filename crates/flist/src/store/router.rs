@@ -5,7 +5,7 @@
 //! `route` table (`start`, `end`, `url`) turned into live stores.
 
 use super::{open_store, BlockStore, StoreError};
-use crate::block::blake2b_256;
+use crate::block::content_id;
 
 /// One `(start, end, store)` row.
 struct Route {
@@ -138,7 +138,7 @@ impl BlockStore for Router {
         self.first_hit(id, "read", |s| match s.get(id)? {
             // Checking the id here, not only in the decoder, lets a damaged
             // replica be skipped in favour of a good one.
-            Some(bytes) if blake2b_256(&bytes) != *id => Err(StoreError::Corrupt {
+            Some(bytes) if content_id(&bytes) != *id => Err(StoreError::Corrupt {
                 url: s.url(),
                 id: hex::encode(id),
             }),
