@@ -231,8 +231,8 @@ pub struct FlistInfo {
     pub fl_tags: Vec<(String, String)>,
     /// Routes recorded inside the `.fl`.
     pub routes: Vec<(u8, u8, String)>,
-    /// The image's OCI config, when it came from an image.
-    pub config: Option<serde_json::Value>,
+    /// The image configuration recorded in the `.fl` (entrypoint, cmd, env, …, and `oci-config`); empty for a plain tree.
+    pub config: serde_json::Map<String, serde_json::Value>,
     /// Signers, each verified.
     pub signatures: Vec<SignerRow>,
 }
@@ -253,12 +253,18 @@ pub(crate) async fn info(
     tokio::task::spawn_blocking(move || {
         let reader = FlReader::open(&path).map_err(ApiError::internal)?;
         let counts = reader.counts().map_err(ApiError::internal)?;
-        let config = reader
+        // Values are JSON (the OCI config and its summary entries); anything else is shown as text.
+        let config: serde_json::Map<String, serde_json::Value> = reader
             .config()
             .map_err(ApiError::internal)?
             .into_iter()
-            .find(|(k, _)| k == "oci.config")
-            .and_then(|(_, v)| serde_json::from_slice(&v).ok());
+            .map(|(k, v)| {
+                let value = serde_json::from_slice(&v).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&v).into_owned())
+                });
+                (k, value)
+            })
+            .collect();
         let hub_key = state2.key.public().to_hex();
         let signatures = flist::signature::signers(&path)
             .map_err(ApiError::internal)?

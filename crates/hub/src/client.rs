@@ -79,6 +79,11 @@ impl HubClient {
         self
     }
 
+    /// The public key calls are signed with, if any.
+    pub fn public_key(&self) -> Option<identity::PublicKey> {
+        self.key.as_ref().map(KeyPair::public)
+    }
+
     /// The hub's key and block URL.
     pub fn info(&self) -> Result<HubInfo> {
         self.get_json("/api/v1/hub")

@@ -128,7 +128,7 @@ async fn run_job(
     };
     state.jobs.update(&job, |s| {
         s.state = JobState::Running;
-        s.stage = "converting".into();
+        s.stage = "reading the upload".into();
     });
     let worker = state.clone();
     let job_id = job.clone();
@@ -161,6 +161,7 @@ fn build(state: &HubState, job: &str, spool: &Path) -> Result<PathBuf, String> {
     let mut writer = FlWriter::create(&tmp).map_err(|e| e.to_string())?;
     let progress = |p: Progress| {
         state.jobs.update(job, |s| {
+            s.stage = "packing files".into();
             s.files_done = p.files_done;
             s.files_total = p.files_total;
             s.bytes_done = p.bytes_done;
@@ -185,6 +186,8 @@ fn build(state: &HubState, job: &str, spool: &Path) -> Result<PathBuf, String> {
     state.jobs.update(job, |s| {
         s.files_done = stats.pack.files;
         s.files_total = stats.pack.files;
+        s.bytes_done = stats.pack.bytes;
+        s.bytes_total = stats.pack.bytes;
         s.blocks_uploaded = stats.pack.uploaded;
         s.stage = "signing".into();
     });

@@ -3,6 +3,7 @@
 
 mod flist_cmd;
 mod flist_mount_cmd;
+mod hub_cmd;
 mod id_cmd;
 mod zdb_cmd;
 
@@ -30,6 +31,8 @@ enum Command {
     Id(id_cmd::IdArgs),
     /// Build, inspect, read, extract, sign and verify flists.
     Flist(flist_cmd::FlistArgs),
+    /// Run the flist hub, or push, list and manage your flists on one.
+    Hub(hub_cmd::HubArgs),
 }
 
 fn init_tracing(verbose: u8) {
@@ -51,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Zdb(args) => zdb_cmd::run(*args),
         Command::Id(args) => id_cmd::run(args),
         Command::Flist(args) => flist_cmd::run(args),
+        Command::Hub(args) => hub_cmd::run(args),
     }
 }
 

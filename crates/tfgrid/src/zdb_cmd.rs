@@ -317,7 +317,7 @@ pub(crate) fn run(args: ZdbArgs) -> anyhow::Result<ExitCode> {
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives
 /// while the server starts is not lost) and returns a future that resolves
 /// on the first of them.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("watch SIGINT")?;
