@@ -10,11 +10,13 @@
 //! |---|---|---|
 //! | `dir` | `dir:///abs/path` | `<root>/<hex[0..2]>/<hex id>`, also read from `<root>/<hex id>` |
 //! | `zdb` | `zdb://[user][:password]@host[:port][/namespace]`, `zdb:///unix.sock[?ns=…&password=…]` | raw 32-byte id as the key |
+//! | `http`, `https` | `http[s]://[user[:password]@]host[:port][/prefix]` | a hub's block API, `{base}/api/v1/blocks/{hex id}` |
 //!
-//! Other rfs schemes (`s3`, `http`, `server`) are recognised and reported as
+//! Other rfs schemes (`s3`, `server`) are recognised and reported as
 //! [`StoreError::Unsupported`].
 
 pub(crate) mod dir;
+mod http;
 mod router;
 mod url;
 mod zdb;
@@ -22,6 +24,7 @@ mod zdb;
 use std::sync::Arc;
 
 pub use dir::DirStore;
+pub use http::HttpStore;
 pub use router::Router;
 pub use zdb::ZdbStore;
 
@@ -37,6 +40,20 @@ pub trait BlockStore: Send + Sync {
     fn exists(&self, id: &[u8; 32]) -> Result<bool, StoreError>;
     /// The store's URL without any password: safe to log and to write into a `.fl`.
     fn url(&self) -> String;
+    /// Which of `ids` the store lacks, in the order given.
+    ///
+    /// A builder asks this before uploading, so a remote store can answer a
+    /// whole batch in one round trip; the default asks [`BlockStore::exists`]
+    /// per id, which is as good as it gets for local stores.
+    fn missing(&self, ids: &[[u8; 32]]) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut missing = Vec::new();
+        for id in ids {
+            if !self.exists(id)? {
+                missing.push(*id);
+            }
+        }
+        Ok(missing)
+    }
     /// Makes every block written so far durable. Stores may write blocks
     /// without syncing each one; a builder calls this once before it
     /// finishes the `.fl` that refers to them.
@@ -55,6 +72,9 @@ impl<S: BlockStore + ?Sized> BlockStore for Box<S> {
     fn exists(&self, id: &[u8; 32]) -> Result<bool, StoreError> {
         (**self).exists(id)
     }
+    fn missing(&self, ids: &[[u8; 32]]) -> Result<Vec<[u8; 32]>, StoreError> {
+        (**self).missing(ids)
+    }
     fn url(&self) -> String {
         (**self).url()
     }
@@ -72,6 +92,9 @@ impl<S: BlockStore + ?Sized> BlockStore for Arc<S> {
     }
     fn exists(&self, id: &[u8; 32]) -> Result<bool, StoreError> {
         (**self).exists(id)
+    }
+    fn missing(&self, ids: &[[u8; 32]]) -> Result<Vec<[u8; 32]>, StoreError> {
+        (**self).missing(ids)
     }
     fn url(&self) -> String {
         (**self).url()
@@ -114,6 +137,24 @@ pub enum StoreError {
         /// The block id, hex.
         id: String,
     },
+    /// An HTTP store answered a request with an unexpected status.
+    #[error("{url} answered {status}: {message}")]
+    Http {
+        /// The request URL, password removed.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's explanation (the hub's JSON `error`), or the status reason.
+        message: String,
+    },
+    /// The store can be read but not written as configured, e.g. a hub store without a signing key.
+    #[error("{url} is read-only: {reason}")]
+    ReadOnly {
+        /// The store's URL, password removed.
+        url: String,
+        /// Why, and what would make it writable.
+        reason: String,
+    },
     /// A known store kind this build cannot use, e.g. `s3`.
     #[error("unsupported store: {0}")]
     Unsupported(String),
@@ -121,8 +162,10 @@ pub enum StoreError {
 
 /// Opens the store a URL names, dispatching on its scheme.
 ///
-/// Opening does not touch the network: a `zdb` store connects on first use,
-/// so an unreachable server or a wrong password shows up on the first call.
+/// Opening does not touch the network: a `zdb` or `http` store connects on
+/// first use, so an unreachable server or a wrong password shows up on the
+/// first call. An `http` store opened here has no signing key, so it can be
+/// read but not written; use [`HttpStore::with_signer`] to upload.
 pub fn open_store(url: &str) -> Result<Box<dyn BlockStore>, StoreError> {
     let scheme = url
         .split_once("://")
@@ -134,9 +177,10 @@ pub fn open_store(url: &str) -> Result<Box<dyn BlockStore>, StoreError> {
     match scheme.as_str() {
         "dir" => Ok(Box::new(DirStore::open(url)?)),
         "zdb" => Ok(Box::new(ZdbStore::open(url)?)),
-        "s3" | "s3s" | "s3+tls" | "http" | "https" | "server" => Err(StoreError::Unsupported(
-            format!("{scheme}:// stores are not supported"),
-        )),
+        "http" | "https" => Ok(Box::new(HttpStore::open(url)?)),
+        "s3" | "s3s" | "s3+tls" | "server" => Err(StoreError::Unsupported(format!(
+            "{scheme}:// stores are not supported"
+        ))),
         _ => Err(StoreError::Url {
             url: url::redact(url),
             reason: format!("unknown store scheme {scheme:?}"),
@@ -174,9 +218,13 @@ mod tests {
             "s3://a:b@host/bucket",
             "unsupported store: s3:// stores are not supported",
         );
+        assert_eq!(
+            open_store("https://u:pw@hub.example/hub").unwrap().url(),
+            "https://u@hub.example/hub"
+        );
         check_err(
-            "https://hub.example/blocks",
-            "unsupported store: https:// stores are not supported",
+            "server://hub.example",
+            "unsupported store: server:// stores are not supported",
         );
     }
 }

@@ -4,6 +4,8 @@
 //! belongs to every route whose range contains `id[0]`. This is the `.fl`
 //! `route` table (`start`, `end`, `url`) turned into live stores.
 
+use std::collections::HashSet;
+
 use super::{open_store, BlockStore, StoreError};
 use crate::block::content_id;
 
@@ -175,6 +177,30 @@ impl BlockStore for Router {
         Ok(found.is_some())
     }
 
+    /// An id is missing when any matching store lacks it, since a write goes
+    /// to all of them; each store is asked once, about the ids it covers.
+    fn missing(&self, ids: &[[u8; 32]]) -> Result<Vec<[u8; 32]>, StoreError> {
+        if let Some(id) = ids.iter().find(|id| self.matching(id).next().is_none()) {
+            return Err(StoreError::NoRoute(id[0]));
+        }
+        let mut lacking = HashSet::new();
+        for route in &self.routes {
+            let covered: Vec<[u8; 32]> = ids
+                .iter()
+                .filter(|id| route.covers(id[0]))
+                .copied()
+                .collect();
+            if !covered.is_empty() {
+                lacking.extend(route.store.missing(&covered)?);
+            }
+        }
+        Ok(ids
+            .iter()
+            .filter(|id| lacking.contains(*id))
+            .copied()
+            .collect())
+    }
+
     fn sync(&self) -> Result<(), StoreError> {
         for route in &self.routes {
             route.store.sync()?;
@@ -249,5 +275,34 @@ mod tests {
             r.exists(&[0xff; 32]),
             Err(StoreError::NoRoute(0xff))
         ));
+        assert!(r.missing(&[]).unwrap().is_empty());
+        assert!(matches!(
+            r.missing(&[[0x42; 32]]),
+            Err(StoreError::NoRoute(0x42))
+        ));
+    }
+
+    /// With replicas, an id one of them lacks is missing: a write must reach it too.
+    #[test]
+    fn missing_from_any_replica() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut r = Router::new();
+        r.add(
+            0x00,
+            0xff,
+            Box::new(super::super::DirStore::new(a.path()).unwrap()),
+        );
+        r.add(
+            0x80,
+            0xff,
+            Box::new(super::super::DirStore::new(b.path()).unwrap()),
+        );
+        let (low, high, absent) = ([0x10; 32], [0x90; 32], [0x20; 32]);
+        r.put(&low, b"low").unwrap();
+        r.put(&high, b"high").unwrap();
+        assert!(r.missing(&[absent, low, high]).unwrap() == vec![absent]);
+        // `high` only in the first store: the second (which covers it) lacks it.
+        std::fs::remove_dir_all(b.path()).unwrap();
+        assert!(r.missing(&[high, low, absent]).unwrap() == vec![high, absent]);
     }
 }
