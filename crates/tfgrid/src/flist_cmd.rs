@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use flist::fl::{FlReader, FlWriter, Inode};
 use flist::signature::{self, TrustPolicy};
-use flist::store::{open_store, BlockStore, Router};
+use flist::store::{open_store, BlockStore, HttpStore, Router};
 use identity::{default_key_path, KeyFile, PublicKey};
 
 /// Flags of `tfgrid flist`.
@@ -33,7 +33,7 @@ struct TrustArgs {
 #[derive(Debug, Args)]
 struct StoreArgs {
     /// Block store, optionally for a range of ids: `[xx-yy=]URL`
-    /// (`dir:///path`, `zdb://[:password@]host[:port]/namespace`);
+    /// (`dir:///path`, `zdb://[:password@]host[:port]/namespace`, `http(s)://hub`);
     /// repeatable. Default: the routes recorded in the flist.
     #[arg(long = "store")]
     stores: Vec<String>,
@@ -194,6 +194,44 @@ pub(crate) fn router(specs: &[String], reader: Option<&FlReader>) -> anyhow::Res
     Ok(router)
 }
 
+/// A router for writing: like [`router`], but `http(s)://` stores (a hub)
+/// sign their uploads with your identity, which the hub must know.
+fn upload_router(specs: &[String]) -> anyhow::Result<Router> {
+    let is_http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+    let mut key = None;
+    let mut router = Router::new();
+    for spec in specs {
+        let (start, end, url) =
+            Router::parse_spec(spec).with_context(|| format!("store {spec:?}"))?;
+        if !is_http(&url) {
+            router.add(
+                start,
+                end,
+                open_store(&url).with_context(|| format!("open store {url}"))?,
+            );
+            continue;
+        }
+        if key.is_none() {
+            let path = default_key_path();
+            let file = KeyFile::load(&path).with_context(|| {
+                format!(
+                    "uploading to {url} needs your identity registered on that hub; load {}",
+                    path.display()
+                )
+            })?;
+            key = Some(file.key);
+        }
+        let store = HttpStore::open(&url)
+            .with_context(|| format!("open store {url}"))?
+            .with_signer(key.clone().expect("loaded above"));
+        router.add(start, end, Box::new(store));
+    }
+    if router.is_empty() {
+        bail!("give at least one --store");
+    }
+    Ok(router)
+}
+
 fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
@@ -214,7 +252,7 @@ fn create(
     threads: Option<usize>,
     codec: flist::block::Codec,
 ) -> anyhow::Result<()> {
-    let router = router(&stores.stores, None)?;
+    let router = upload_router(&stores.stores)?;
     let started = std::time::Instant::now();
     let mut writer =
         FlWriter::create(output).with_context(|| format!("create {}", output.display()))?;

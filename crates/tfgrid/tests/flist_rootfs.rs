@@ -7,12 +7,14 @@
 //! `scripts/deps.sh` builds once into `$TFGRID_TEST_ROOTFS` (default
 //! `/var/cache/tfgrid-rootfs/bookworm-minbase`). Needs root and /dev/fuse.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+
+use support::mount::{mounts_under, Mounted};
 
 const DEFAULT_ROOTFS: &str = "/var/cache/tfgrid-rootfs/bookworm-minbase";
 
@@ -157,88 +159,6 @@ fn assert_same(src: &Listing, mnt: &Listing) {
         }
     }
     assert_eq!(src.hardlinks, mnt.hardlinks, "hardlink groups differ");
-}
-
-/// A running `tfgrid flist mount`; interrupted (Ctrl-C) and awaited on drop,
-/// with a lazy unmount as the last resort so a failing test leaves no mount.
-struct Mounted {
-    child: Child,
-    at: PathBuf,
-}
-
-impl Mounted {
-    fn start(args: &[&str], at: &Path) -> Mounted {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
-            .args(["flist", "mount"])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tfgrid flist mount");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[mount] {line}");
-                if line.starts_with("mounted ") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let mounted = Mounted {
-            child,
-            at: at.to_path_buf(),
-        };
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("the mount reports it is mounted within 30 s");
-        mounted
-    }
-
-    /// Sends SIGINT and waits for a clean exit.
-    fn stop(mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(pid, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "mount exited with {status}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "mount did not exit on SIGINT");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!is_mounted(&self.at), "{} still mounted", self.at.display());
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        for path in mounts_under(self.at.parent().unwrap()) {
-            let _ = Command::new("umount").arg("-l").arg(&path).status();
-        }
-    }
-}
-
-/// Mount points at or below `dir`, deepest first.
-fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let table = std::fs::read_to_string("/proc/mounts").unwrap();
-    let mut found: Vec<PathBuf> = table
-        .lines()
-        .filter_map(|l| l.split(' ').nth(1))
-        .map(|p| PathBuf::from(p.replace("\\040", " ")))
-        .filter(|p| p.starts_with(&dir))
-        .collect();
-    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    found
-}
-
-fn is_mounted(path: &Path) -> bool {
-    mounts_under(path).iter().any(|p| p == path)
 }
 
 #[test]

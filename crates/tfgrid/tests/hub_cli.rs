@@ -20,6 +20,7 @@ use identity::http_signature::{
 };
 use identity::{KeyFile, RequestToSign};
 use support::hub::{new_identity, HubProc};
+use support::mount::Mounted;
 
 fn tfgrid(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tfgrid"))
@@ -93,7 +94,7 @@ fn expected(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     m
 }
 
-/// Pulls `user/name`, verifies it against the hub key and extracts it through the hub's block API.
+/// Pulls `user/name`, verifies it against the hub key and extracts it through the hub's block API (`http://` store).
 fn pull_and_extract(
     hub: &HubProc,
     key: &Path,
@@ -464,4 +465,142 @@ fn a_tampered_flist_from_a_hostile_hub_is_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("modified after it was signed"), "{err}");
+}
+
+fn can_mount(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let ok = unsafe { libc::geteuid() } == 0 && Path::new("/dev/fuse").exists();
+    if !ok {
+        println!("SKIP: {test}: mounting needs root and /dev/fuse");
+    }
+    ok
+}
+
+#[test]
+fn mount_through_the_hub_and_push_an_flist_built_against_it() {
+    let hub = HubProc::start(&[]);
+    let work = tempfile::tempdir().unwrap();
+    let alice = new_identity(work.path(), "alice");
+    hub.ok(&alice, &["register", "alice"]);
+    let hub_key = hub.ok(&alice, &["key"]).trim().to_string();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/hostname"), "built-here\n").unwrap();
+    let big: String = (0..300_000).map(|i| format!("{i}\n")).collect();
+    std::fs::write(src.join("big"), &big).unwrap();
+    std::os::unix::fs::symlink("etc/hostname", src.join("name")).unwrap();
+
+    // A .fl naming blocks the hub lacks is refused...
+    let local = work.path().join("local.fl");
+    let out = tfgrid(&[
+        "flist",
+        "create",
+        "--store",
+        &format!("dir://{}", s(&work.path().join("blocks"))),
+        s(&src),
+        s(&local),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refused = hub.cli(&alice, &["push", s(&local), "--name", "local"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("are not on the hub"),
+        "{err}"
+    );
+    // ...and accepted once `create --store http://hub` has uploaded them (signed by alice).
+    let built = work.path().join("built.fl");
+    let out = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
+        .args(["flist", "create", "--store", &hub.url(), s(&src), s(&built)])
+        .env("TFGRID_IDENTITY", &alice)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("uploaded 0 new blocks"), "{stdout}");
+    let again = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
+        .args([
+            "flist",
+            "create",
+            "--store",
+            &hub.url(),
+            s(&src),
+            s(&work.path().join("again.fl")),
+        ])
+        .env("TFGRID_IDENTITY", &alice)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("uploaded 0 new blocks"),
+        "only missing blocks are pushed"
+    );
+    assert!(hub
+        .ok(&alice, &["push", s(&built), "--name", "built"])
+        .contains("pushed alice/built"));
+
+    if !can_mount("mount_through_the_hub_and_push_an_flist_built_against_it") {
+        return;
+    }
+    let fl = work.path().join("pulled.fl");
+    hub.ok(&alice, &["pull", "alice/built", s(&fl)]);
+    let mnt = work.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let cache = work.path().join("cache");
+    let mount = Mounted::start(
+        &[
+            "--trusted-key",
+            &hub_key,
+            "--cache",
+            s(&cache),
+            "--store",
+            &hub.url(),
+            s(&fl),
+            s(&mnt),
+        ],
+        &mnt,
+    );
+    assert_eq!(
+        tree(&mnt),
+        tree(&src),
+        "the mounted tree is the source tree"
+    );
+    mount.stop();
+
+    // The hub's copy of a block is damaged: a fresh mount gives EIO, never wrong bytes.
+    let blocks = hub.data.join("blocks");
+    let mut damaged = 0;
+    for dir in std::fs::read_dir(&blocks).unwrap() {
+        for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[0] ^= 0xff;
+            std::fs::write(&path, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0);
+    let fresh = work.path().join("cache2");
+    let mount = Mounted::start(
+        &[
+            "--trusted-key",
+            &hub_key,
+            "--cache",
+            s(&fresh),
+            "--store",
+            &hub.url(),
+            s(&fl),
+            s(&mnt),
+        ],
+        &mnt,
+    );
+    let err = std::fs::read(mnt.join("big")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    mount.stop();
 }

@@ -6,6 +6,7 @@
 
 pub mod compat;
 pub mod hub;
+pub mod mount;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
