@@ -77,7 +77,7 @@ def nginx_download(url):
 def start_nginx(root, port, work):
     conf = work / "nginx.conf"
     conf.write_text(f"""
-daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx.err;
+user root; daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx.err;
 events {{ worker_connections 64; }}
 http {{ access_log off; sendfile on;
   server {{ listen 127.0.0.1:{port}; root {root}; }} }}
