@@ -168,11 +168,81 @@ fn read_sig_file(path: &Path) -> Result<Option<SigFile>, SignatureError> {
         return Err(malformed(format!("{} bytes is too large", meta.len())));
     }
     let raw = fs::read(path).map_err(io_err("read", path))?;
-    let sig: SigFile = serde_json::from_slice(&raw).map_err(|e| malformed(e.to_string()))?;
+    parse_sig_file(&raw, path).map(Some)
+}
+
+fn parse_sig_file(raw: &[u8], path: &Path) -> Result<SigFile, SignatureError> {
+    let malformed = |reason: String| SignatureError::Malformed {
+        path: path.to_owned(),
+        reason,
+    };
+    if raw.len() as u64 > MAX_SIG_FILE {
+        return Err(malformed(format!("{} bytes is too large", raw.len())));
+    }
+    let sig: SigFile = serde_json::from_slice(raw).map_err(|e| malformed(e.to_string()))?;
     if sig.version != 1 {
         return Err(malformed(format!("unsupported version {}", sig.version)));
     }
-    Ok(Some(sig))
+    Ok(sig)
+}
+
+fn write_sig_file(sig_path: &Path, file: &SigFile) -> Result<(), SignatureError> {
+    let mut bytes = serde_json::to_vec_pretty(file).expect("signature file serializes");
+    bytes.push(b'\n');
+    let tmp = sig_path.with_extension("sig.tmp");
+    fs::write(&tmp, &bytes).map_err(io_err("write", &tmp))?;
+    fs::rename(&tmp, sig_path).map_err(io_err("write", sig_path))
+}
+
+/// Checks every entry of `file` against `digest`; returns the signers.
+fn verify_entries(
+    fl: &Path,
+    file: &SigFile,
+    digest: &[u8; 32],
+) -> Result<Vec<PublicKey>, SignatureError> {
+    if hex::encode(digest) != file.blake2b.to_ascii_lowercase() {
+        return Err(SignatureError::Tampered(fl.to_owned()));
+    }
+    if file.signatures.is_empty() {
+        return Err(SignatureError::Unsigned(fl.to_owned()));
+    }
+    let mut keys = Vec::with_capacity(file.signatures.len());
+    for entry in &file.signatures {
+        let bad = || SignatureError::BadSignature {
+            path: fl.to_owned(),
+            signer: entry.public_key.clone(),
+        };
+        let key = PublicKey::parse(&entry.public_key).map_err(|_| bad())?;
+        let signature = Signature::from_hex(&entry.signature).map_err(|_| bad())?;
+        key.verify(&payload(digest), &signature)
+            .map_err(|_| bad())?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Adds the signatures of another signature file of `fl` (e.g. one a user
+/// uploads) to `fl`'s own, after checking that it is for these exact bytes
+/// and that every signature in it verifies. Returns its signers.
+pub fn merge(fl: &Path, incoming: &[u8]) -> Result<Vec<PublicKey>, SignatureError> {
+    let sig_path = signature_path(fl);
+    let theirs = parse_sig_file(incoming, &sig_path)?;
+    let digest = file_digest(fl)?;
+    let keys = verify_entries(fl, &theirs, &digest)?;
+    let mut ours = match read_sig_file(&sig_path)? {
+        Some(existing) if existing.blake2b.eq_ignore_ascii_case(&theirs.blake2b) => existing,
+        _ => SigFile {
+            version: 1,
+            blake2b: hex::encode(digest),
+            signatures: Vec::new(),
+        },
+    };
+    for entry in theirs.signatures {
+        ours.signatures.retain(|s| s.public_key != entry.public_key);
+        ours.signatures.push(entry);
+    }
+    write_sig_file(&sig_path, &ours)?;
+    Ok(keys)
 }
 
 /// Signs `fl` with `key`: adds (or replaces) this key's signature in the
@@ -195,11 +265,7 @@ pub fn sign(fl: &Path, key: &KeyPair) -> Result<PathBuf, SignatureError> {
         public_key: public,
         signature: key.sign(&payload(&digest)).to_hex(),
     });
-    let mut bytes = serde_json::to_vec_pretty(&file).expect("signature file serializes");
-    bytes.push(b'\n');
-    let tmp = sig_path.with_extension("sig.tmp");
-    fs::write(&tmp, &bytes).map_err(io_err("write", &tmp))?;
-    fs::rename(&tmp, &sig_path).map_err(io_err("write", &sig_path))?;
+    write_sig_file(&sig_path, &file)?;
     Ok(sig_path)
 }
 
@@ -209,25 +275,7 @@ pub fn signers(fl: &Path) -> Result<Vec<PublicKey>, SignatureError> {
     let sig_path = signature_path(fl);
     let file = read_sig_file(&sig_path)?.ok_or_else(|| SignatureError::Unsigned(fl.to_owned()))?;
     let digest = file_digest(fl)?;
-    if hex::encode(digest) != file.blake2b.to_ascii_lowercase() {
-        return Err(SignatureError::Tampered(fl.to_owned()));
-    }
-    if file.signatures.is_empty() {
-        return Err(SignatureError::Unsigned(fl.to_owned()));
-    }
-    let mut keys = Vec::with_capacity(file.signatures.len());
-    for entry in &file.signatures {
-        let bad = || SignatureError::BadSignature {
-            path: fl.to_owned(),
-            signer: entry.public_key.clone(),
-        };
-        let key = PublicKey::parse(&entry.public_key).map_err(|_| bad())?;
-        let signature = Signature::from_hex(&entry.signature).map_err(|_| bad())?;
-        key.verify(&payload(&digest), &signature)
-            .map_err(|_| bad())?;
-        keys.push(key);
-    }
-    Ok(keys)
+    verify_entries(fl, &file, &digest)
 }
 
 /// Checks that `fl` is unchanged since signing and signed by a key the
@@ -243,4 +291,60 @@ pub fn verify(fl: &Path, policy: &TrustPolicy) -> Result<PublicKey, SignatureErr
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_verified_signatures_of_the_same_bytes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mine, theirs) = (dir.path().join("mine.fl"), dir.path().join("theirs.fl"));
+        fs::write(&mine, b"the same flist bytes").unwrap();
+        fs::write(&theirs, b"the same flist bytes").unwrap();
+        let (hub, user) = (KeyPair::generate(), KeyPair::generate());
+        sign(&mine, &hub).unwrap();
+        sign(&theirs, &user).unwrap();
+        let incoming = fs::read(signature_path(&theirs)).unwrap();
+
+        assert_eq!(merge(&mine, &incoming).unwrap(), vec![user.public()]);
+        let mut signers = signers(&mine).unwrap();
+        signers.sort_by_key(|k| k.to_hex());
+        let mut want = vec![hub.public(), user.public()];
+        want.sort_by_key(|k| k.to_hex());
+        assert_eq!(signers, want);
+        assert_eq!(
+            merge(&mine, &incoming).unwrap().len(),
+            1,
+            "merging twice keeps one entry"
+        );
+        assert_eq!(signers_count(&mine), 2);
+
+        let other = dir.path().join("other.fl");
+        fs::write(&other, b"different bytes").unwrap();
+        assert!(matches!(
+            merge(&other, &incoming),
+            Err(SignatureError::Tampered(_))
+        ));
+        let forged = String::from_utf8(incoming.clone())
+            .unwrap()
+            .replace(&user.public().to_hex(), &hub.public().to_hex());
+        assert!(matches!(
+            merge(&mine, forged.as_bytes()),
+            Err(SignatureError::BadSignature { .. })
+        ));
+        assert!(matches!(
+            merge(&mine, b"{}"),
+            Err(SignatureError::Malformed { .. })
+        ));
+    }
+
+    fn signers_count(fl: &Path) -> usize {
+        read_sig_file(&signature_path(fl))
+            .unwrap()
+            .unwrap()
+            .signatures
+            .len()
+    }
 }

@@ -549,3 +549,43 @@ pub(crate) async fn tag(
         .set_tag(&user, &name, &tag, method == Method::PUT)?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `PUT /api/v1/users/{user}/flists/{name}/signature` (owner): adds the
+/// signatures of an uploaded `.fl.sig` to the hub's, so nodes that trust the
+/// owner's key (rather than the hub's) accept the flist. Every signature in
+/// it must verify over this flist's bytes, and the owner's must be among them.
+pub(crate) async fn add_signature(
+    State(state): State<Arc<HubState>>,
+    Path((user, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let signed = auth::verify(&state, &method, &uri, &headers)?;
+    let owner = auth::user(&state, &signed, Some(&user))?;
+    let bytes = axum::body::to_bytes(body, MAX_JSON).await.map_err(|_| {
+        ApiError::too_large(format!("a signature file is at most {MAX_JSON} bytes"))
+    })?;
+    signed.check_body(body_digest(&bytes))?;
+    let entry = state
+        .db
+        .entry(&user, &name)?
+        .ok_or_else(|| ApiError::not_found(format!("no flist {user}/{name}")))?;
+    if entry.target.is_some() {
+        return Err(ApiError::bad_request(format!(
+            "{user}/{name} is a link; sign the flist it follows"
+        )));
+    }
+    let path = fl_path(&state, &entry)?;
+    let added = tokio::task::spawn_blocking(move || flist::signature::merge(&path, &bytes))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::bad_request(format!("signature refused: {e}")))?;
+    if !added.iter().any(|k| k.to_hex() == owner.key) {
+        return Err(ApiError::bad_request(
+            "the signature file must carry the owner's own signature",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

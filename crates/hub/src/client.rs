@@ -144,6 +144,16 @@ impl HubClient {
         read_json(response)
     }
 
+    /// Adds the signatures in the `.fl.sig` file `sig` to `user/name` on the hub.
+    pub fn add_signature(&self, user: &str, name: &str, sig: &Path) -> Result<()> {
+        let bytes = std::fs::read(sig).map_err(|source| ClientError::Io {
+            what: format!("read {}", sig.display()),
+            source,
+        })?;
+        let path = format!("/api/v1/users/{user}/flists/{name}/signature");
+        check(self.send_signed("PUT", &path, &bytes)?).map(drop)
+    }
+
     /// The state of job `id`.
     pub fn job(&self, id: &str) -> Result<JobStatus> {
         self.get_json(&format!("/api/v1/jobs/{id}"))

@@ -19,7 +19,7 @@
 //! | `PUT /api/v1/users/{u}/flists/{n}` (signed, body = archive or `.fl`) | push → job |
 //! | `GET /api/v1/jobs/{id}` | job progress |
 //! | `GET /api/v1/users/{u}/flists/{n}[/files?path=]` | metadata, directory listing |
-//! | `DELETE …/flists/{n}`, `POST …/flists/{n}/rename`, `PUT …/links/{n}`, `PUT`/`DELETE …/flists/{n}/tags/{t}` (signed) | owner changes |
+//! | `DELETE …/flists/{n}`, `POST …/flists/{n}/rename`, `PUT …/links/{n}`, `PUT`/`DELETE …/flists/{n}/tags/{t}`, `PUT …/flists/{n}/signature` (signed) | owner changes |
 //! | `GET|HEAD|PUT /api/v1/blocks/{id}`, `POST /api/v1/blocks/missing` | blocks |
 //! | `GET /{u}/{n}.fl`, `GET /{u}/{n}.fl.sig` | downloads (links followed) |
 //! | `GET /`, `GET /{u}`, `GET /{u}/{n}[?path=]` | HTML pages |
@@ -68,6 +68,10 @@ pub fn router(state: Arc<HubState>) -> Router {
         .route(
             "/api/v1/users/{user}/flists/{name}/rename",
             post(api::rename),
+        )
+        .route(
+            "/api/v1/users/{user}/flists/{name}/signature",
+            put(api::add_signature),
         )
         .route(
             "/api/v1/users/{user}/flists/{name}/tags/{tag}",

@@ -43,6 +43,7 @@ enum HubCommand {
     },
     /// Push a tar / tar.gz / tar.zst, an OCI layout or `docker save` archive,
     /// or a `.fl` whose blocks the hub already has; the hub builds and signs the flist.
+    /// A `.fl` pushed with a `.fl.sig` beside it keeps those signatures too.
     Push {
         /// The archive or `.fl`.
         file: PathBuf,
@@ -282,6 +283,14 @@ fn push(client: &HubClient, file: &Path, name: Option<String>, timeout: u64) -> 
         done.blocks_uploaded,
         done.digest.unwrap_or_default()
     );
+    // A .fl pushed with its own signature keeps it beside the hub's.
+    let sig = flist::signature::signature_path(file);
+    if sig.exists() {
+        client
+            .add_signature(&user, &name, &sig)
+            .with_context(|| format!("add the signatures of {}", sig.display()))?;
+        println!("added the signatures of {}", sig.display());
+    }
     Ok(())
 }
 

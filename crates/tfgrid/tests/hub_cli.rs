@@ -121,7 +121,35 @@ fn pull_and_extract(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    tree(&out_dir)
+    let extracted = tree(&out_dir);
+    // As a node sees it: mounted through the hub on a fresh cache.
+    if can_mount("pull_and_extract: mount") {
+        let (mnt, cache) = (
+            dir.join("mnt"),
+            dir.join(format!("cache-{}", flist.replace('/', "-"))),
+        );
+        std::fs::create_dir_all(&mnt).unwrap();
+        let mount = Mounted::start(
+            &[
+                "--trusted-key",
+                &hub_key,
+                "--cache",
+                s(&cache),
+                "--store",
+                &hub.url(),
+                s(&fl),
+                s(&mnt),
+            ],
+            &mnt,
+        );
+        assert_eq!(
+            tree(&mnt),
+            extracted,
+            "{flist}: mounted and extracted trees differ"
+        );
+        mount.stop();
+    }
+    extracted
 }
 
 #[test]
@@ -541,15 +569,36 @@ fn mount_through_the_hub_and_push_an_flist_built_against_it() {
         String::from_utf8_lossy(&again.stdout).contains("uploaded 0 new blocks"),
         "only missing blocks are pushed"
     );
-    assert!(hub
-        .ok(&alice, &["push", s(&built), "--name", "built"])
-        .contains("pushed alice/built"));
+    // signed by alice herself: after the push, her key is trusted as well as the hub's
+    let sign = tfgrid(&["flist", "sign", "--identity", s(&alice), s(&built)]);
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
+    let pushed = hub.ok(&alice, &["push", s(&built), "--name", "built"]);
+    assert!(
+        pushed.contains("pushed alice/built") && pushed.contains("added the signatures"),
+        "{pushed}"
+    );
+    let fl = work.path().join("pulled.fl");
+    hub.ok(&alice, &["pull", "alice/built", s(&fl)]);
+    let alice_pub = KeyFile::load(&alice).unwrap().key.public().to_hex();
+    for trusted in [&alice_pub, &hub_key] {
+        let out = tfgrid(&["flist", "verify", "--trusted-key", trusted, s(&fl)]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stranger = identity::KeyPair::generate().public().to_hex();
+    let out = tfgrid(&["flist", "verify", "--trusted-key", &stranger, s(&fl)]);
+    assert!(!out.status.success(), "an untrusted signer is refused");
 
     if !can_mount("mount_through_the_hub_and_push_an_flist_built_against_it") {
         return;
     }
-    let fl = work.path().join("pulled.fl");
-    hub.ok(&alice, &["pull", "alice/built", s(&fl)]);
     let mnt = work.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let cache = work.path().join("cache");
