@@ -76,7 +76,10 @@ pub(crate) async fn get_block(
         Some(bytes) => {
             Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
         }
-        None => Err(ApiError::not_found(format!("no block {}", hex::encode(id)))),
+        None => {
+            tracing::debug!("GET block {}: not in the store", hex::encode(id));
+            Err(ApiError::not_found(format!("no block {}", hex::encode(id))))
+        }
     }
 }
 

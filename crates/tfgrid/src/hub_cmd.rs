@@ -117,6 +117,10 @@ pub(crate) struct ServeArgs {
     /// Block store (`dir:///path`, `zdb://[:password@]host:port/namespace`) [default: dir://DATA/blocks].
     #[arg(long, env = "TFGRID_HUB_STORE")]
     store: Option<String>,
+    /// Keep blocks in a 0-db the hub starts and owns (files in DATA/zdb, reached over the unix
+    /// socket DATA/zdb/zdb.sock), instead of a dir store or --store.
+    #[arg(long, conflicts_with = "store")]
+    own_zdb: bool,
     /// URL nodes reach this hub at; recorded as the block route of the flists it builds [default: http://LISTEN].
     #[arg(long, env = "TFGRID_HUB_PUBLIC_URL")]
     public_url: Option<String>,
@@ -307,9 +311,15 @@ fn progress_line(status: &JobStatus) -> String {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let zdb_dir = args.data.join("zdb");
+    let zdb_socket = zdb_dir.join("zdb.sock");
+    let store = match args.own_zdb {
+        true => Some(format!("zdb://{}", zdb_socket.display())),
+        false => args.store,
+    };
     let config = HubConfig {
         data_dir: args.data,
-        store: args.store,
+        store,
         public_url: args.public_url,
         limits: Limits {
             max_upload: args.max_upload,
@@ -325,16 +335,41 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("start async runtime")?;
     runtime.block_on(async move {
         let shutdown = crate::zdb_cmd::shutdown_signal()?;
+        // The hub locks its data directory first, so a second hub on it
+        // fails before it could touch the running one's 0-db socket.
         let hub = Hub::bind(&config, args.listen)
             .await
             .context("start the hub")?;
+        let (stop_zdb, zdb_stopped) = tokio::sync::watch::channel(false);
+        let own_zdb = if args.own_zdb {
+            std::fs::create_dir_all(&zdb_dir)
+                .with_context(|| format!("create {}", zdb_dir.display()))?;
+            let mut zdb_config = zdb::server::ServerConfig::local(&zdb_dir);
+            zdb_config.tcp = None;
+            zdb_config.socket = Some(zdb_socket.clone());
+            let server = zdb::server::Server::bind(zdb_config, None)
+                .await
+                .context("start the hub's 0-db")?;
+            tracing::info!("blocks in the hub's own 0-db at {}", zdb_socket.display());
+            let mut stopped = zdb_stopped.clone();
+            Some(tokio::spawn(server.run(async move {
+                let _ = stopped.changed().await;
+            })))
+        } else {
+            None
+        };
         tracing::info!(
             "hub listening on http://{}, key {}, data in {}",
             hub.local_addr(),
             hub.state().key().public().to_hex(),
             config.data_dir.display()
         );
-        hub.serve(shutdown).await.context("serve")?;
+        let served = hub.serve(shutdown).await.context("serve");
+        let _ = stop_zdb.send(true);
+        if let Some(task) = own_zdb {
+            let _ = task.await;
+        }
+        served?;
         tracing::info!("hub stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -112,7 +112,7 @@ fn pull_and_extract(
         "--trusted-key",
         &hub_key,
         "--store",
-        &format!("dir://{}/blocks", s(&hub.data)),
+        &hub.url(),
         s(&fl),
         s(&out_dir),
     ]);
@@ -652,4 +652,46 @@ fn mount_through_the_hub_and_push_an_flist_built_against_it() {
     let err = std::fs::read(mnt.join("big")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
     mount.stop();
+}
+
+#[test]
+fn a_hub_keeps_blocks_in_its_own_zdb_across_restarts() {
+    let mut hub = HubProc::start(&["--own-zdb"]);
+    let work = tempfile::tempdir().unwrap();
+    let alice = new_identity(work.path(), "alice");
+    hub.ok(&alice, &["register", "alice"]);
+    let tarball = work.path().join("img.tar.gz");
+    std::fs::write(&tarball, gzip(&base_tar(&[("etc/x", "in zdb")]))).unwrap();
+    hub.ok(&alice, &["push", s(&tarball)]);
+    assert!(
+        !hub.data.join("blocks").exists(),
+        "no dir store when the hub owns a 0-db"
+    );
+    assert!(hub.data.join("zdb/data").is_dir());
+    hub.restart();
+    assert_eq!(
+        pull_and_extract(&hub, &alice, "alice/img", work.path()),
+        expected(&[("etc/x", "in zdb")])
+    );
+    // a second hub on the same data directory is refused and leaves the first one working
+    let second = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
+        .args([
+            "hub",
+            "serve",
+            "--own-zdb",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(&hub.data)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("in use by another hub"));
+    let again = work.path().join("again");
+    std::fs::create_dir(&again).unwrap();
+    assert_eq!(
+        pull_and_extract(&hub, &alice, "alice/img", &again),
+        expected(&[("etc/x", "in zdb")])
+    );
 }
