@@ -695,3 +695,34 @@ fn a_hub_keeps_blocks_in_its_own_zdb_across_restarts() {
         expected(&[("etc/x", "in zdb")])
     );
 }
+
+#[test]
+fn html_pages_list_users_flists_contents_and_signers_with_names_escaped() {
+    let hub = HubProc::start(&[]);
+    let work = tempfile::tempdir().unwrap();
+    let alice = new_identity(work.path(), "alice");
+    hub.ok(&alice, &["register", "alice"]);
+    let mut t = Tar::new();
+    t.dir("www", 0o755).file("www/<script>alert(1)<", b"x");
+    let tarball = work.path().join("site.tar");
+    std::fs::write(&tarball, t.bytes()).unwrap();
+    hub.ok(&alice, &["push", s(&tarball)]);
+    let hub_key = hub.ok(&alice, &["key"]).trim().to_string();
+    let get = |path: &str| {
+        ureq::get(&format!("{}{path}", hub.url()))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap()
+    };
+    let index = get("/");
+    assert!(index.contains("href=\"/alice\"") && index.contains(&hub_key), "{index}");
+    assert!(get("/alice").contains("href=\"/alice/site\""));
+    let page = get("/alice/site?path=/www");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;"), "{page}");
+    assert!(!page.contains("<script>"), "names from an image are escaped");
+    assert!(page.contains(&format!("<code>{hub_key}</code> (hub)")), "{page}");
+    let missing = ureq::get(&format!("{}/alice/nothing", hub.url())).call();
+    assert!(matches!(missing, Err(ureq::Error::StatusCode(404))), "{missing:?}");
+}
