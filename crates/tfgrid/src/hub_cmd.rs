@@ -347,6 +347,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let mut zdb_config = zdb::server::ServerConfig::local(&zdb_dir);
             zdb_config.tcp = None;
             zdb_config.socket = Some(zdb_socket.clone());
+            // Every block is on disk before it is acknowledged, so an flist
+            // published after its blocks never names a block lost in a crash.
+            zdb_config.db.sync_on_rotate = true;
+            zdb_config.sync = true;
             let server = zdb::server::Server::bind(zdb_config, None)
                 .await
                 .context("start the hub's 0-db")?;
