@@ -717,12 +717,24 @@ fn html_pages_list_users_flists_contents_and_signers_with_names_escaped() {
             .unwrap()
     };
     let index = get("/");
-    assert!(index.contains("href=\"/alice\"") && index.contains(&hub_key), "{index}");
+    assert!(
+        index.contains("href=\"/alice\"") && index.contains(&hub_key),
+        "{index}"
+    );
     assert!(get("/alice").contains("href=\"/alice/site\""));
     let page = get("/alice/site?path=/www");
     assert!(page.contains("&lt;script&gt;alert(1)&lt;"), "{page}");
-    assert!(!page.contains("<script>"), "names from an image are escaped");
-    assert!(page.contains(&format!("<code>{hub_key}</code> (hub)")), "{page}");
+    assert!(
+        !page.contains("<script>"),
+        "names from an image are escaped"
+    );
+    assert!(
+        page.contains(&format!("<code>{hub_key}</code> (hub)")),
+        "{page}"
+    );
     let missing = ureq::get(&format!("{}/alice/nothing", hub.url())).call();
-    assert!(matches!(missing, Err(ureq::Error::StatusCode(404))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(ureq::Error::StatusCode(404))),
+        "{missing:?}"
+    );
 }

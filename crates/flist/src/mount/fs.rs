@@ -24,6 +24,11 @@ const TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 const PAGE: usize = 256;
 /// A block that keeps failing is logged at most this often.
 const RELOG_AFTER: Duration = Duration::from_secs(60);
+/// How many files beyond the one opened have their first blocks fetched when
+/// opens walk the inodes in order (`tar`, `cp -r`, `find -exec cat`): packing
+/// numbers a directory's files one after the other, so the next opens are
+/// predictable and their blocks can be in flight before they are asked for.
+const SCAN_AHEAD: u64 = 16;
 /// Directory offsets of `.` and `..`; entries follow at `ino + 2`.
 const DOT: u64 = 1;
 const DOTDOT: u64 = 2;
@@ -50,6 +55,10 @@ pub(super) struct FlistFs {
     dir_links: Mutex<HashMap<u64, u32>>,
     /// Blocks whose failure was logged, and when.
     logged: Mutex<HashMap<[u8; 32], Instant>>,
+    /// The inode opened last, to recognise a scan.
+    last_open: AtomicU64,
+    /// The highest inode whose blocks a scan has already queued.
+    scanned_to: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,7 +89,31 @@ impl FlistFs {
             next_fh: AtomicU64::new(1),
             dir_links: Mutex::new(HashMap::new()),
             logged: Mutex::new(HashMap::new()),
+            last_open: AtomicU64::new(0),
+            scanned_to: AtomicU64::new(0),
         }
+    }
+
+    /// When `ino` follows the previous open closely, queues the first blocks
+    /// of the next [`SCAN_AHEAD`] files (those not queued by an earlier call).
+    fn scan_ahead(&self, reader: &FlReader, ino: u64) -> Result<(), FlError> {
+        let prev = self.last_open.swap(ino, Ordering::Relaxed);
+        if ino <= prev || ino - prev > SCAN_AHEAD {
+            return Ok(());
+        }
+        let to = ino.saturating_add(SCAN_AHEAD);
+        let from = self.scanned_to.fetch_max(to, Ordering::Relaxed).max(ino) + 1;
+        for next in from..=to {
+            let Some(inode) = reader.inode(next)? else {
+                continue;
+            };
+            if inode.is_file() && inode.size > 0 {
+                let blocks = reader.blocks(next)?;
+                self.fetcher
+                    .queue(&blocks[..blocks.len().min(self.readahead.max(1))]);
+            }
+        }
+        Ok(())
     }
 
     /// The inode shown for `inode`: a later hardlink name shows its group's row.
@@ -262,7 +295,16 @@ impl Filesystem for FlistFs {
         if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
             return reply.error(Errno::EROFS);
         }
-        match self.readers.with(|r| self.open_file(r, ino.0)) {
+        let opened = self.readers.with(|r| {
+            let file = self.open_file(r, ino.0)?;
+            if file.is_some() {
+                if let Err(e) = self.scan_ahead(r, ino.0) {
+                    tracing::debug!("scan read-ahead after inode {}: {e}", ino.0);
+                }
+            }
+            Ok(file)
+        });
+        match opened {
             Ok(Some(file)) => {
                 let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
                 lock(&self.files).insert(fh, Arc::new(file));
