@@ -168,3 +168,47 @@ fn prefetch_list_is_fetched_at_mount() {
     drop(handle);
     assert!(sb.mounts().is_empty());
 }
+
+#[test]
+fn opening_files_in_order_fetches_the_next_ones_ahead() {
+    if !can_mount("opening_files_in_order_fetches_the_next_ones_ahead") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let (src, mnt) = (sb.path("src"), sb.path("mnt"));
+    fs::create_dir(&src).unwrap();
+    // packed in name order: root 1, then f0 = 2, f1 = 3, …
+    for i in 0..6u64 {
+        fs::write(src.join(format!("f{i}")), noise(i, 1000)).unwrap();
+    }
+    let handle = pack_and_mount(&sb, &src, &[], &mnt);
+    let reader = flist::fl::FlReader::open(&sb.path("t.fl")).unwrap();
+    let cached = |ino: u64| {
+        let id = reader.blocks(ino).unwrap()[0].id_hex();
+        sb.path("cache")
+            .join(&id[0..2])
+            .join(&id[2..4])
+            .join(id)
+            .exists()
+    };
+    // one open out of order fetches nothing ahead
+    assert_eq!(fs::read(mnt.join("f3")).unwrap(), noise(3, 1000));
+    assert_eq!(fs::read(mnt.join("f0")).unwrap(), noise(0, 1000));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !cached(6) && !cached(7),
+        "no scan yet: f4 and f5 are not fetched"
+    );
+    // f0 then f1: a scan; f2..f5 follow without being read
+    assert_eq!(fs::read(mnt.join("f1")).unwrap(), noise(1, 1000));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(4..=7).all(cached) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "scan read-ahead not done in time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(handle);
+    assert!(sb.mounts().is_empty());
+}

@@ -89,7 +89,7 @@ impl FlistFs {
             next_fh: AtomicU64::new(1),
             dir_links: Mutex::new(HashMap::new()),
             logged: Mutex::new(HashMap::new()),
-            last_open: AtomicU64::new(0),
+            last_open: AtomicU64::new(u64::MAX),
             scanned_to: AtomicU64::new(0),
         }
     }
