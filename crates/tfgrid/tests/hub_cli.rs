@@ -418,6 +418,11 @@ fn hostile_uploads_fail_cleanly_and_the_hub_keeps_serving() {
         }),
         ("truncated", gzip(&base_tar(&[]))[..100].to_vec()),
         ("garbage", b"this is not an archive at all".repeat(100)),
+        ("broken-fl", {
+            let mut fl = b"SQLite format 3\0".to_vec();
+            fl.extend_from_slice(&[0xa5; 4096]);
+            fl
+        }),
     ];
     for (name, bytes) in &cases {
         let path = work.path().join(format!("{name}.tar"));
