@@ -403,25 +403,44 @@ pub(crate) async fn files(
     Ok(Json(rows))
 }
 
-/// Serves `/{user}/{name}.fl` and `/{user}/{name}.fl.sig` (links followed).
+/// What a download asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Download {
+    /// The `.fl` as it is.
+    Fl,
+    /// The `.fl` zstd-compressed (same digest once decompressed).
+    FlZst,
+    /// The signature file.
+    Sig,
+}
+
+/// Serves `/{user}/{name}.fl`, `.fl.zst` and `.fl.sig` (links followed).
 pub(crate) async fn download(
-    state: &HubState,
+    state: &Arc<HubState>,
     user: &str,
     name: &str,
-    sig: bool,
+    what: Download,
 ) -> ApiResult<Response> {
     let flist = resolve(state, user, name)?;
     let digest = flist.digest.clone().unwrap_or_default();
-    let path = if sig {
-        state.objects.sig_path(&digest)
-    } else {
-        state.objects.fl_path(&digest)
+    let path = match what {
+        Download::Fl => state.objects.fl_path(&digest),
+        Download::Sig => state.objects.sig_path(&digest),
+        Download::FlZst => {
+            // Objects published before compressed copies existed get one now.
+            let (shared, d) = (state.clone(), digest.clone());
+            tokio::task::spawn_blocking(move || shared.objects.compress(&d))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            state.objects.zst_path(&digest)
+        }
     };
     let bytes = tokio::fs::read(&path).await.map_err(ApiError::internal)?;
-    let kind = if sig {
-        "application/json"
-    } else {
-        "application/octet-stream"
+    let kind = match what {
+        Download::Sig => "application/json",
+        Download::Fl => "application/octet-stream",
+        Download::FlZst => "application/zstd",
     };
     Ok((
         [

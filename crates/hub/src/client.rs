@@ -16,6 +16,9 @@ use crate::api::{FlistInfo, HubInfo, Link, Register, Rename, UserRow};
 use crate::db::{Entry, User};
 use crate::jobs::{JobState, JobStatus};
 
+/// Largest `.fl` a download accepts once decompressed.
+const MAX_FL_BYTES: u64 = 4 << 30;
+
 /// Why a hub call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -181,13 +184,27 @@ impl HubClient {
         }
     }
 
-    /// Downloads `user/name` to `dest` and its signature to `dest.sig`.
+    /// Downloads `user/name` (compressed on the wire) to `dest` and its
+    /// signature to `dest.sig`.
     pub fn download(&self, user: &str, name: &str, dest: &Path) -> Result<()> {
-        for (suffix, path) in [
-            (".fl", dest.to_path_buf()),
-            (".fl.sig", flist::signature::signature_path(dest)),
+        let packed = self.get_bytes(&format!("/{user}/{name}.fl.zst"))?;
+        let mut fl = Vec::new();
+        let decoder = zstd::stream::read::Decoder::new(&packed[..])
+            .map_err(|e| ClientError::Transport(format!("bad compressed flist: {e}")))?;
+        decoder
+            .take(MAX_FL_BYTES + 1)
+            .read_to_end(&mut fl)
+            .map_err(|e| ClientError::Transport(format!("bad compressed flist: {e}")))?;
+        if fl.len() as u64 > MAX_FL_BYTES {
+            return Err(ClientError::Transport(format!(
+                "the flist is larger than {MAX_FL_BYTES} bytes"
+            )));
+        }
+        let sig = self.get_bytes(&format!("/{user}/{name}.fl.sig"))?;
+        for (path, bytes) in [
+            (dest.to_path_buf(), fl),
+            (flist::signature::signature_path(dest), sig),
         ] {
-            let bytes = self.get_bytes(&format!("/{user}/{name}{suffix}"))?;
             std::fs::write(&path, bytes).map_err(|source| ClientError::Io {
                 what: format!("write {}", path.display()),
                 source,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::api::{self, FilesQuery};
+use crate::api::{self, Download, FilesQuery};
 use crate::error::{ApiError, ApiResult};
 use crate::state::HubState;
 
@@ -106,11 +106,14 @@ pub(crate) async fn user_file(
     Path((user, file)): Path<(String, String)>,
     Query(q): Query<FilesQuery>,
 ) -> ApiResult<Response> {
-    if let Some(name) = file.strip_suffix(".fl.sig") {
-        return api::download(&state, &user, name, true).await;
-    }
-    if let Some(name) = file.strip_suffix(".fl") {
-        return api::download(&state, &user, name, false).await;
+    for (suffix, what) in [
+        (".fl.sig", Download::Sig),
+        (".fl.zst", Download::FlZst),
+        (".fl", Download::Fl),
+    ] {
+        if let Some(name) = file.strip_suffix(suffix) {
+            return api::download(&state, &user, name, what).await;
+        }
     }
     flist_page(state, user, file, q.path.unwrap_or_else(|| "/".into()))
         .await

@@ -1,6 +1,6 @@
 //! `.fl` files kept once each under their BLAKE2b-256 digest, with the hub's signature beside them.
 //!
-//! `objects/<digest>.fl` never changes once written, so a download that
+//! `objects/<digest>.fl` (and its compressed copy `.fl.zst`) never changes once written, so a download that
 //! started before a push or a delete still reads consistent bytes, and two
 //! users pushing the same image share one file. A file is published (moved
 //! in and signed) before the database names it, and removed only after no
@@ -60,12 +60,37 @@ impl Objects {
             fs::rename(tmp, &path).map_err(|e| io_error(&path, e))?;
         }
         signature::sign(&path, key)?;
+        self.compress(&digest)
+            .map_err(|e| io_error(&self.zst_path(&digest), e))?;
         Ok(Published { digest, size })
+    }
+
+    /// Path of the zstd-compressed copy served to clients (a `.fl` is mostly
+    /// names and hashes and compresses to about half).
+    pub(crate) fn zst_path(&self, digest: &str) -> PathBuf {
+        self.dir.join(format!("{digest}.fl.zst"))
+    }
+
+    /// Writes the compressed copy of `digest` if it is not there yet.
+    pub(crate) fn compress(&self, digest: &str) -> io::Result<()> {
+        let zst = self.zst_path(digest);
+        if zst.exists() {
+            return Ok(());
+        }
+        let raw = fs::read(self.fl_path(digest))?;
+        let packed = zstd::bulk::compress(&raw, 19)?;
+        let tmp = zst.with_extension("zst.tmp");
+        fs::write(&tmp, packed)?;
+        fs::rename(&tmp, &zst)
     }
 
     /// Removes the object with `digest`; a missing file is not an error.
     pub(crate) fn remove(&self, digest: &str) {
-        for path in [self.sig_path(digest), self.fl_path(digest)] {
+        for path in [
+            self.zst_path(digest),
+            self.sig_path(digest),
+            self.fl_path(digest),
+        ] {
             if let Err(e) = fs::remove_file(&path) {
                 if e.kind() != io::ErrorKind::NotFound {
                     tracing::warn!("failed to remove {}: {e}", path.display());

@@ -491,7 +491,11 @@ fn a_tampered_flist_from_a_hostile_hub_is_refused() {
     let mut bytes = std::fs::read(&object).unwrap();
     let at = bytes.len() - 100;
     bytes[at] ^= 0xff;
-    std::fs::write(&object, bytes).unwrap();
+    std::fs::write(&object, &bytes).unwrap();
+    // and the compressed copy it serves to clients
+    let mut zst = object.into_os_string();
+    zst.push(".zst");
+    std::fs::write(&zst, zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
     let fl = work.path().join("got.fl");
     hub.ok(&alice, &["pull", "alice/img", s(&fl)]);
     let out = tfgrid(&["flist", "verify", "--trusted-key", &hub_key, s(&fl)]);
