@@ -1,0 +1,22 @@
+//! BCDB: a typed, indexed, verifiable ledger database that keeps its bytes in 0-db.
+//!
+//! * [`schema`] — the jsxschema language: typed models with defaults,
+//!   lists, nested objects, enums, index/unique/full-text marks, urls and
+//!   versions, parsed with line and column in every error.
+//! * [`checkpoint`] — signed (size, root) statements by the instance key.
+//! * [`ledger`] — log + tree + checkpoints: append, commit, verified get,
+//!   client-side [`ledger::verify_record`], and [`ledger::verify_dir`] that
+//!   replays a whole ledger and names what was changed.
+//! * [`entry`] — the canonical, byte-stable ledger entry every change is
+//!   recorded as, and the author signature over it.
+//! * [`log`] — where entries and values are kept: a sequential-mode 0-db
+//!   namespace, embedded, whose ids are the entries' seqs.
+//! * [`merkle`] — the RFC 9162 Merkle tree over the ledger's entries, with
+//!   inclusion and consistency proofs and their verification.
+
+pub mod checkpoint;
+pub mod entry;
+pub mod ledger;
+pub mod log;
+pub mod merkle;
+pub mod schema;
