@@ -3,6 +3,10 @@
 //! * [`schema`] — the jsxschema language: typed models with defaults,
 //!   lists, nested objects, enums, index/unique/full-text marks, urls and
 //!   versions, parsed with line and column in every error.
+//! * [`state`] — the deterministic state machine: a command and a ledger
+//!   position in, entries out; entries in, state out (live or on replay).
+//! * [`db`] — [`db::Bcdb`], the database a server embeds: commands through
+//!   the state machine into the ledger, reads of objects and histories.
 //! * [`checkpoint`] — signed (size, root) statements by the instance key.
 //! * [`ledger`] — log + tree + checkpoints: append, commit, verified get,
 //!   client-side [`ledger::verify_record`], and [`ledger::verify_dir`] that
@@ -15,8 +19,10 @@
 //!   inclusion and consistency proofs and their verification.
 
 pub mod checkpoint;
+pub mod db;
 pub mod entry;
 pub mod ledger;
 pub mod log;
 pub mod merkle;
 pub mod schema;
+pub mod state;

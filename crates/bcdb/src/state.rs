@@ -1,0 +1,335 @@
+//! The deterministic state machine: a command and the ledger position in, one entry out; entries in, the current state out.
+//!
+//! [`State::plan`] turns a client command into the exact [`Entry`] (and
+//! value) the ledger will record, given only the state and the `seq`/`time`
+//! the ledger assigns: ids come from per-namespace counters, never from a
+//! clock or a random source. [`State::apply`] folds an entry into the state;
+//! it is the only way the state changes, whether the entry was just planned
+//! or is being replayed from the log after a restart. Two replicas that
+//! apply the same entries therefore hold the same state and assign the same
+//! ids, which is what replication will need.
+
+use std::collections::BTreeMap;
+
+use crate::entry::{value_hash, Author, Entry, Op};
+use crate::schema::{self, check_evolution, Schema};
+
+/// Longest value stored (an object's canonical encoding or a raw blob).
+pub const MAX_VALUE: usize = 8 << 20;
+
+/// What a client asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Registers the schemas in `text` (one or more `@url` blocks).
+    SchemaPut {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// jsxschema text.
+        text: String,
+    },
+    /// Stores a new object (`id: None`) or a new version of object `id`.
+    Put {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// Schema url, or empty for a schema-less blob.
+        collection: String,
+        /// Existing object to update.
+        id: Option<u64>,
+        /// The value (for a typed collection, the object's canonical encoding).
+        value: Vec<u8>,
+        /// The author's signature, when the change is signed.
+        author: Option<Author>,
+    },
+    /// Deletes object `id`.
+    Delete {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// Object.
+        id: u64,
+        /// The author's signature, when the change is signed.
+        author: Option<Author>,
+    },
+}
+
+/// Why a command is refused (nothing is recorded).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// A malformed schema.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// A new schema version breaks the previous one.
+    #[error("schema {url}: {why}")]
+    Evolution {
+        /// The url.
+        url: String,
+        /// The rule broken.
+        why: String,
+    },
+    /// The collection names no registered schema.
+    #[error("no schema {0} in this namespace")]
+    NoSchema(String),
+    /// The object does not exist (or was deleted).
+    #[error("no object {0}")]
+    NoObject(u64),
+    /// An update names a different collection than the object's.
+    #[error("object {id} belongs to {actual}, not {asked}")]
+    WrongCollection {
+        /// Object.
+        id: u64,
+        /// Its collection.
+        actual: String,
+        /// The one asked.
+        asked: String,
+    },
+    /// Size or name out of bounds.
+    #[error("{0}")]
+    Limit(String),
+    /// The value is not an object of the schema.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One object's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectState {
+    /// Schema url (or empty).
+    pub collection: String,
+    /// Seq of every version, oldest first (a delete included).
+    pub history: Vec<u64>,
+    /// Whether the latest entry deleted it.
+    pub deleted: bool,
+}
+
+/// Per-namespace state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NamespaceState {
+    /// Last id handed out.
+    pub last_id: u64,
+    /// Objects by id.
+    pub objects: BTreeMap<u64, ObjectState>,
+    /// Schemas by url: every version registered, oldest first, with its seq.
+    pub schemas: BTreeMap<String, Vec<(u64, Schema)>>,
+}
+
+/// The whole state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    namespaces: BTreeMap<Vec<u8>, NamespaceState>,
+}
+
+/// Checks a typed value against its schema; supplied by the layer that knows objects.
+pub type Validate<'a> = &'a dyn Fn(&NamespaceState, &Schema, &[u8]) -> Result<(), String>;
+
+impl State {
+    /// An empty state.
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// The state of `namespace`, if anything was ever written to it.
+    pub fn namespace(&self, namespace: &[u8]) -> Option<&NamespaceState> {
+        self.namespaces.get(namespace)
+    }
+
+    /// The latest version of schema `url` in `namespace`.
+    pub fn schema(&self, namespace: &[u8], url: &str) -> Option<&Schema> {
+        self.namespace(namespace)?
+            .schemas
+            .get(url)?
+            .last()
+            .map(|(_, s)| s)
+    }
+
+    /// The live object `id` of `namespace` (not deleted).
+    pub fn object(&self, namespace: &[u8], id: u64) -> Option<&ObjectState> {
+        self.namespace(namespace)?
+            .objects
+            .get(&id)
+            .filter(|o| !o.deleted)
+    }
+
+    /// The entries (with their values) that `command` becomes at ledger
+    /// position `seq`, time `time_ms`. Pure: the state does not change.
+    pub fn plan(
+        &self,
+        command: &Command,
+        seq: u64,
+        time_ms: u64,
+        validate: Validate<'_>,
+    ) -> Result<Vec<(Entry, Vec<u8>)>, ApplyError> {
+        let empty = NamespaceState::default();
+        let ns_of = |name: &[u8]| -> Result<&NamespaceState, ApplyError> {
+            if name.is_empty() || name.len() > crate::entry::MAX_NAMESPACE {
+                return Err(ApplyError::Limit("a namespace has 1 to 255 bytes".into()));
+            }
+            Ok(self.namespaces.get(name).unwrap_or(&empty))
+        };
+        let entry = |op,
+                     namespace: &[u8],
+                     collection: &str,
+                     object_id,
+                     schema_hash,
+                     value: &[u8],
+                     author| Entry {
+            seq,
+            time_ms,
+            op,
+            namespace: namespace.to_vec(),
+            collection: collection.as_bytes().to_vec(),
+            object_id,
+            schema_hash,
+            value_hash: value_hash(value),
+            value_len: value.len() as u64,
+            author,
+        };
+        match command {
+            Command::SchemaPut { namespace, text } => {
+                let ns = ns_of(namespace)?;
+                let schemas = schema::parse(text).map_err(|e| ApplyError::Schema(e.to_string()))?;
+                let mut out = Vec::with_capacity(schemas.len());
+                for (i, s) in schemas.iter().enumerate() {
+                    if let Some((_, old)) = ns.schemas.get(s.url()).and_then(|v| v.last()) {
+                        check_evolution(old, s).map_err(|e| ApplyError::Evolution {
+                            url: s.url().to_string(),
+                            why: e.to_string(),
+                        })?;
+                    }
+                    let canonical = s.to_text();
+                    let e = entry(
+                        Op::SchemaPut,
+                        namespace,
+                        s.url(),
+                        0,
+                        s.hash(),
+                        canonical.as_bytes(),
+                        None,
+                    );
+                    out.push((
+                        Entry {
+                            seq: seq + i as u64,
+                            ..e
+                        },
+                        canonical.into_bytes(),
+                    ));
+                }
+                Ok(out)
+            }
+            Command::Put {
+                namespace,
+                collection,
+                id,
+                value,
+                author,
+            } => {
+                let ns = ns_of(namespace)?;
+                if value.len() > MAX_VALUE {
+                    return Err(ApplyError::Limit(format!(
+                        "a value has at most {MAX_VALUE} bytes"
+                    )));
+                }
+                let schema_hash = if collection.is_empty() {
+                    [0; 32]
+                } else {
+                    let schema = ns
+                        .schemas
+                        .get(collection)
+                        .and_then(|v| v.last())
+                        .map(|(_, s)| s)
+                        .ok_or_else(|| ApplyError::NoSchema(collection.clone()))?;
+                    validate(ns, schema, value).map_err(ApplyError::Invalid)?;
+                    schema.hash()
+                };
+                let object_id = match id {
+                    None => ns.last_id + 1,
+                    Some(id) => {
+                        let obj = ns
+                            .objects
+                            .get(id)
+                            .filter(|o| !o.deleted)
+                            .ok_or(ApplyError::NoObject(*id))?;
+                        if obj.collection != *collection {
+                            return Err(ApplyError::WrongCollection {
+                                id: *id,
+                                actual: obj.collection.clone(),
+                                asked: collection.clone(),
+                            });
+                        }
+                        *id
+                    }
+                };
+                let e = entry(
+                    Op::Put,
+                    namespace,
+                    collection,
+                    object_id,
+                    schema_hash,
+                    value,
+                    *author,
+                );
+                Ok(vec![(e, value.clone())])
+            }
+            Command::Delete {
+                namespace,
+                id,
+                author,
+            } => {
+                let ns = ns_of(namespace)?;
+                let obj = ns
+                    .objects
+                    .get(id)
+                    .filter(|o| !o.deleted)
+                    .ok_or(ApplyError::NoObject(*id))?;
+                let e = entry(
+                    Op::Delete,
+                    namespace,
+                    &obj.collection,
+                    *id,
+                    [0; 32],
+                    b"",
+                    *author,
+                );
+                Ok(vec![(e, Vec::new())])
+            }
+        }
+    }
+
+    /// Folds one recorded entry into the state. `value` is the entry's
+    /// value (needed for schema entries, whose value is the schema text).
+    pub fn apply(&mut self, entry: &Entry, value: &[u8]) -> Result<(), ApplyError> {
+        let ns = self.namespaces.entry(entry.namespace.clone()).or_default();
+        let collection = String::from_utf8_lossy(&entry.collection).into_owned();
+        match entry.op {
+            Op::SchemaPut => {
+                let text = std::str::from_utf8(value)
+                    .map_err(|_| ApplyError::Schema("schema text is not UTF-8".into()))?;
+                let mut parsed =
+                    schema::parse(text).map_err(|e| ApplyError::Schema(e.to_string()))?;
+                let s = parsed
+                    .pop()
+                    .filter(|s| parsed.is_empty() && s.url() == collection)
+                    .ok_or_else(|| {
+                        ApplyError::Schema("a schema entry holds one schema of its url".into())
+                    })?;
+                ns.schemas
+                    .entry(collection)
+                    .or_default()
+                    .push((entry.seq, s));
+            }
+            Op::Put | Op::Delete => {
+                ns.last_id = ns.last_id.max(entry.object_id);
+                let obj = ns
+                    .objects
+                    .entry(entry.object_id)
+                    .or_insert_with(|| ObjectState {
+                        collection,
+                        history: Vec::new(),
+                        deleted: false,
+                    });
+                obj.history.push(entry.seq);
+                obj.deleted = entry.op == Op::Delete;
+            }
+            Op::AclPut => {}
+        }
+        Ok(())
+    }
+}
