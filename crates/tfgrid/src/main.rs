@@ -1,6 +1,7 @@
 //! `tfgrid`: the command line and daemons of the grid. Each subcommand is a
 //! short module over one library call.
 
+mod bcdb_cmd;
 mod flist_cmd;
 mod flist_mount_cmd;
 mod hub_cmd;
@@ -31,6 +32,8 @@ enum Command {
     Id(id_cmd::IdArgs),
     /// Build, inspect, read, extract, sign and verify flists.
     Flist(flist_cmd::FlistArgs),
+    /// Work on a BCDB ledger: verify it byte for byte against its signed checkpoints.
+    Bcdb(bcdb_cmd::BcdbArgs),
     /// Run the flist hub, or push, list and manage your flists on one.
     Hub(hub_cmd::HubArgs),
 }
@@ -55,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Id(args) => id_cmd::run(args),
         Command::Flist(args) => flist_cmd::run(args),
         Command::Hub(args) => hub_cmd::run(args),
+        Command::Bcdb(args) => bcdb_cmd::run(args),
     }
 }
 
