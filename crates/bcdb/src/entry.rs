@@ -8,7 +8,8 @@
 //! u8     version (1)
 //! u64 LE seq          position in the ledger (= Merkle leaf index)
 //! u64 LE time_ms      when the entry was applied
-//! u8     op           1 put, 2 delete, 3 schema put, 4 acl put
+//! u8     op           1 put (a new version of an existing object), 2 delete,
+//!                     3 schema put, 4 acl put, 5 create (a new object)
 //! u16 LE + bytes      namespace (1..=255 bytes)
 //! u16 LE + bytes      collection: the schema url, or "" for schema-less keys (..=1024 bytes)
 //! u64 LE object_id    per-namespace id (assigned when the entry is applied)
@@ -41,8 +42,11 @@ const FIXED: usize = 1 + 8 + 8 + 1 + 2 + 2 + 8 + 32 + 32 + 8 + 1;
 /// What an entry does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// Stores a new version of an object.
+    /// Stores a new version of an existing object.
     Put,
+    /// Stores a new object; its author signed it with object id 0, since
+    /// the id is assigned when the entry is applied.
+    Create,
     /// Deletes an object (its history stays).
     Delete,
     /// Registers a schema (the value is its text).
@@ -58,6 +62,7 @@ impl Op {
             Op::Delete => 2,
             Op::SchemaPut => 3,
             Op::AclPut => 4,
+            Op::Create => 5,
         }
     }
 
@@ -67,6 +72,7 @@ impl Op {
             2 => Op::Delete,
             3 => Op::SchemaPut,
             4 => Op::AclPut,
+            5 => Op::Create,
             _ => return None,
         })
     }
@@ -230,10 +236,16 @@ impl Entry {
         let Some(author) = &self.author else {
             return Ok(());
         };
+        // A creation was signed before its id existed.
+        let signed_id = if self.op == Op::Create {
+            0
+        } else {
+            self.object_id
+        };
         let payload = Entry::author_payload(
             &self.namespace,
             &self.collection,
-            self.object_id,
+            signed_id,
             self.op,
             &self.schema_hash,
             &self.value_hash,

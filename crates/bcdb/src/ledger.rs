@@ -185,7 +185,8 @@ impl Ledger {
             self.tree.root(),
             now_ms(),
         );
-        self.log.append_checkpoint(cp.to_text().as_bytes())?;
+        self.log
+            .append_checkpoint(cp.to_text().as_bytes(), durable)?;
         self.latest = Some(cp.clone());
         Ok(cp)
     }

@@ -111,8 +111,8 @@ impl LedgerLog {
         })
     }
 
-    /// Appends a signed checkpoint (text form) and writes it durably.
-    pub fn append_checkpoint(&mut self, text: &[u8]) -> Result<(), LogError> {
+    /// Appends a signed checkpoint (text form), written at once and fsynced when `durable`.
+    pub fn append_checkpoint(&mut self, text: &[u8], durable: bool) -> Result<(), LogError> {
         let ns = self
             .db
             .get(self.checkpoints)
@@ -123,9 +123,12 @@ impl LedgerLog {
         ns.flush()
             .map_err(|e| e.to_string())
             .map_err(io("write a checkpoint"))?;
-        ns.sync()
-            .map_err(|e| e.to_string())
-            .map_err(io("sync a checkpoint"))
+        if durable {
+            ns.sync()
+                .map_err(|e| e.to_string())
+                .map_err(io("sync a checkpoint"))?;
+        }
+        Ok(())
     }
 
     /// Every stored checkpoint, oldest first, each checked against its 0-db checksum.

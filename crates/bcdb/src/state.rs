@@ -257,8 +257,10 @@ impl State {
                         *id
                     }
                 };
+                // A creation is signed with object id 0: see `Op::Create`.
+                let op = if id.is_some() { Op::Put } else { Op::Create };
                 let e = entry(
-                    Op::Put,
+                    op,
                     namespace,
                     collection,
                     object_id,
@@ -315,7 +317,7 @@ impl State {
                     .or_default()
                     .push((entry.seq, s));
             }
-            Op::Put | Op::Delete => {
+            Op::Create | Op::Put | Op::Delete => {
                 ns.last_id = ns.last_id.max(entry.object_id);
                 let obj = ns
                     .objects

@@ -1,0 +1,78 @@
+//! Ledger write throughput: batched appends with one durable commit per batch, and signed single writes with a commit each.
+//!
+//! usage: cargo run --release -p bcdb --example ledger_bench -- [ENTRIES] [BATCH]
+
+use std::time::Instant;
+
+use bcdb::db::Bcdb;
+use bcdb::entry::{value_hash, Author, Entry, Op};
+use bcdb::state::Command;
+use identity::KeyPair;
+
+fn main() {
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("a number"))
+        .collect();
+    let entries = args.first().copied().unwrap_or(200_000);
+    let batch = args.get(1).copied().unwrap_or(1000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = KeyPair::generate();
+    let mut db = Bcdb::open(dir.path(), key, "bcdb/bench", Box::new(|_, _, _| Ok(()))).unwrap();
+    let value = vec![b'x'; 200];
+
+    let t0 = Instant::now();
+    let mut done = 0;
+    while done < entries {
+        for _ in 0..batch.min(entries - done) {
+            db.execute(&Command::Put {
+                namespace: b"bench".to_vec(),
+                collection: String::new(),
+                id: None,
+                value: value.clone(),
+                author: None,
+            })
+            .unwrap();
+            done += 1;
+        }
+        db.commit(true).unwrap();
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "batched: {entries} entries of 200 B in batches of {batch}, one fsync per batch: {secs:.2} s = {:.0} entries/s",
+        entries as f64 / secs
+    );
+
+    let author = KeyPair::generate();
+    let singles = (entries / 20).max(1000);
+    let t0 = Instant::now();
+    for _ in 0..singles {
+        let ns = b"signed".to_vec();
+        let vh = value_hash(&value);
+        let signature = author.sign(&Entry::author_payload(
+            &ns,
+            b"",
+            0,
+            Op::Create,
+            &[0; 32],
+            &vh,
+        ));
+        db.execute(&Command::Put {
+            namespace: ns,
+            collection: String::new(),
+            id: None,
+            value: value.clone(),
+            author: Some(Author {
+                key: author.public(),
+                signature,
+            }),
+        })
+        .expect("signed write");
+        db.commit(false).unwrap();
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "single signed writes, one commit (no fsync) each: {singles} in {secs:.2} s = {:.0} writes/s",
+        singles as f64 / secs
+    );
+}
