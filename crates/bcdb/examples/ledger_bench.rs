@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bcdb::db::Bcdb;
 use bcdb::entry::{value_hash, Author, Entry, Op};
-use bcdb::state::Command;
+use bcdb::state::{keyed_value, Command};
 use identity::KeyPair;
 
 fn main() {
@@ -25,10 +25,9 @@ fn main() {
     let mut done = 0;
     while done < entries {
         for _ in 0..batch.min(entries - done) {
-            db.execute(&Command::Put {
+            db.execute(&Command::SetKey {
                 namespace: b"bench".to_vec(),
-                collection: String::new(),
-                id: None,
+                key: done.to_le_bytes().to_vec(),
                 value: value.clone(),
                 author: None,
             })
@@ -46,9 +45,10 @@ fn main() {
     let author = KeyPair::generate();
     let singles = (entries / 20).max(1000);
     let t0 = Instant::now();
-    for _ in 0..singles {
+    for i in 0..singles {
         let ns = b"signed".to_vec();
-        let vh = value_hash(&value);
+        let key = (i as u64).to_le_bytes();
+        let vh = value_hash(&keyed_value(&key, &value));
         let signature = author.sign(&Entry::author_payload(
             &ns,
             b"",
@@ -57,10 +57,9 @@ fn main() {
             &[0; 32],
             &vh,
         ));
-        db.execute(&Command::Put {
+        db.execute(&Command::SetKey {
             namespace: ns,
-            collection: String::new(),
-            id: None,
+            key: key.to_vec(),
             value: value.clone(),
             author: Some(Author {
                 key: author.public(),

@@ -110,6 +110,29 @@ impl Bcdb {
         Ok(Some((obj, entry, value)))
     }
 
+    /// The live schema-less value under `key`: its object id and blob.
+    pub fn get_key(
+        &mut self,
+        namespace: &[u8],
+        key: &[u8],
+    ) -> Result<Option<(u64, Vec<u8>)>, DbError> {
+        let Some(id) = self
+            .state
+            .namespace(namespace)
+            .and_then(|ns| ns.keys.get(key))
+            .copied()
+        else {
+            return Ok(None);
+        };
+        let Some((_, _, value)) = self.get(namespace, id)? else {
+            return Ok(None);
+        };
+        let blob = crate::state::split_keyed(&value)
+            .map(|(_, b)| b.to_vec())
+            .unwrap_or_default();
+        Ok(Some((id, blob)))
+    }
+
     /// Every version of object `id` (deleted or not), oldest first.
     pub fn history(&mut self, namespace: &[u8], id: u64) -> Result<Vec<(Entry, Vec<u8>)>, DbError> {
         let seqs = self

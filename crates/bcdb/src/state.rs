@@ -16,6 +16,26 @@ use crate::schema::{self, check_evolution, Schema};
 
 /// Longest value stored (an object's canonical encoding or a raw blob).
 pub const MAX_VALUE: usize = 8 << 20;
+/// Longest key of a schema-less value.
+pub const MAX_KEY: usize = 1024;
+
+/// The stored form of a schema-less value: `u16 LE key length ‖ key ‖ blob`,
+/// so the ledger itself records which key an id carries.
+pub fn keyed_value(key: &[u8], blob: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(key.len()).expect("keys are bounded by MAX_KEY");
+    let mut out = Vec::with_capacity(2 + key.len() + blob.len());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(blob);
+    out
+}
+
+/// Splits a stored schema-less value into key and blob.
+pub fn split_keyed(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = usize::from(u16::from_le_bytes(value.get(..2)?.try_into().ok()?));
+    let key = value.get(2..2 + len)?;
+    Some((key, &value[2 + len..]))
+}
 
 /// What a client asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +57,27 @@ pub enum Command {
         id: Option<u64>,
         /// The value (for a typed collection, the object's canonical encoding).
         value: Vec<u8>,
+        /// The author's signature, when the change is signed.
+        author: Option<Author>,
+    },
+    /// Stores `value` under `key` in the schema-less collection (a new
+    /// object, or a new version of the one holding `key`).
+    SetKey {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// Key.
+        key: Vec<u8>,
+        /// The blob.
+        value: Vec<u8>,
+        /// The author's signature (over the stored, key-framed value's hash).
+        author: Option<Author>,
+    },
+    /// Deletes the schema-less object holding `key`.
+    DelKey {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// Key.
+        key: Vec<u8>,
         /// The author's signature, when the change is signed.
         author: Option<Author>,
     },
@@ -71,6 +112,9 @@ pub enum ApplyError {
     /// The object does not exist (or was deleted).
     #[error("no object {0}")]
     NoObject(u64),
+    /// No schema-less object holds this key.
+    #[error("no key {0:?}")]
+    NoKey(String),
     /// An update names a different collection than the object's.
     #[error("object {id} belongs to {actual}, not {asked}")]
     WrongCollection {
@@ -98,6 +142,8 @@ pub struct ObjectState {
     pub history: Vec<u64>,
     /// Whether the latest entry deleted it.
     pub deleted: bool,
+    /// Its key, for a schema-less object.
+    pub key: Option<Vec<u8>>,
 }
 
 /// Per-namespace state.
@@ -109,6 +155,8 @@ pub struct NamespaceState {
     pub objects: BTreeMap<u64, ObjectState>,
     /// Schemas by url: every version registered, oldest first, with its seq.
     pub schemas: BTreeMap<String, Vec<(u64, Schema)>>,
+    /// Live schema-less objects by key.
+    pub keys: BTreeMap<Vec<u8>, u64>,
 }
 
 /// The whole state.
@@ -228,6 +276,20 @@ impl State {
                     )));
                 }
                 let schema_hash = if collection.is_empty() {
+                    let framed = split_keyed(value).map(|(k, _)| k.to_vec());
+                    let held = id
+                        .and_then(|id| ns.objects.get(&id))
+                        .and_then(|o| o.key.clone());
+                    // only SetKey makes schema-less values, keeping keys and ids in step
+                    if framed.is_none()
+                        || (id.is_some() && framed != held)
+                        || (id.is_none()
+                            && framed.as_ref().is_some_and(|k| ns.keys.contains_key(k)))
+                    {
+                        return Err(ApplyError::Invalid(
+                            "schema-less values are stored by key (SetKey)".into(),
+                        ));
+                    }
                     [0; 32]
                 } else {
                     let schema = ns
@@ -269,6 +331,41 @@ impl State {
                     *author,
                 );
                 Ok(vec![(e, value.clone())])
+            }
+            Command::SetKey {
+                namespace,
+                key,
+                value,
+                author,
+            } => {
+                let ns = ns_of(namespace)?;
+                if key.is_empty() || key.len() > MAX_KEY {
+                    return Err(ApplyError::Limit(format!("a key has 1 to {MAX_KEY} bytes")));
+                }
+                let put = Command::Put {
+                    namespace: namespace.clone(),
+                    collection: String::new(),
+                    id: ns.keys.get(key).copied(),
+                    value: keyed_value(key, value),
+                    author: *author,
+                };
+                self.plan(&put, seq, time_ms, validate)
+            }
+            Command::DelKey {
+                namespace,
+                key,
+                author,
+            } => {
+                let id =
+                    ns_of(namespace)?.keys.get(key).copied().ok_or_else(|| {
+                        ApplyError::NoKey(String::from_utf8_lossy(key).into_owned())
+                    })?;
+                let delete = Command::Delete {
+                    namespace: namespace.clone(),
+                    id,
+                    author: *author,
+                };
+                self.plan(&delete, seq, time_ms, validate)
             }
             Command::Delete {
                 namespace,
@@ -319,6 +416,10 @@ impl State {
             }
             Op::Create | Op::Put | Op::Delete => {
                 ns.last_id = ns.last_id.max(entry.object_id);
+                let keyed = entry.collection.is_empty() && entry.op != Op::Delete;
+                let key = keyed
+                    .then(|| split_keyed(value).map(|(k, _)| k.to_vec()))
+                    .flatten();
                 let obj = ns
                     .objects
                     .entry(entry.object_id)
@@ -326,9 +427,18 @@ impl State {
                         collection,
                         history: Vec::new(),
                         deleted: false,
+                        key: None,
                     });
                 obj.history.push(entry.seq);
                 obj.deleted = entry.op == Op::Delete;
+                if let Some(key) = key {
+                    obj.key = Some(key.clone());
+                    ns.keys.insert(key, entry.object_id);
+                } else if obj.deleted {
+                    if let Some(key) = &obj.key {
+                        ns.keys.remove(key);
+                    }
+                }
             }
             Op::AclPut => {}
         }

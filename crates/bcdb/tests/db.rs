@@ -10,6 +10,15 @@ fn open(dir: &std::path::Path, key: &KeyPair) -> Bcdb {
     Bcdb::open(dir, key.clone(), "bcdb/test", Box::new(|_, _, _| Ok(()))).unwrap()
 }
 
+fn set(key: &str, value: &str) -> Command {
+    Command::SetKey {
+        namespace: b"grid".to_vec(),
+        key: key.as_bytes().to_vec(),
+        value: value.as_bytes().to_vec(),
+        author: None,
+    }
+}
+
 fn put(collection: &str, id: Option<u64>, value: &str) -> Command {
     Command::Put {
         namespace: b"grid".to_vec(),
@@ -43,7 +52,7 @@ fn objects_versions_and_deletes_survive_a_reopen() {
             .collect();
         assert_eq!(ids, [1, 2, 3]);
         assert_eq!(
-            db.execute(&put("", None, "a blob")).unwrap()[0].object_id,
+            db.execute(&set("k", "a blob")).unwrap()[0].object_id,
             4
         );
         db.execute(&put(url, Some(2), "farm 2 renamed")).unwrap();
@@ -60,7 +69,16 @@ fn objects_versions_and_deletes_survive_a_reopen() {
         let refusals = [
             (put("tfgrid.no.such.1", None, "x"), "no schema"),
             (put(url, Some(1), "x"), "no object 1"),
-            (put("", Some(2), "x"), "belongs to"),
+            (put("", Some(2), "x"), "stored by key"),
+            (put("", None, "x"), "stored by key"),
+            (
+                Command::DelKey {
+                    namespace: b"grid".to_vec(),
+                    key: b"nope".to_vec(),
+                    author: None,
+                },
+                "no key",
+            ),
             (put(url, Some(99), "x"), "no object 99"),
         ];
         for (command, why) in refusals {
@@ -93,7 +111,7 @@ fn objects_versions_and_deletes_survive_a_reopen() {
         .schema(b"grid", "tfgrid.directory.farm.1")
         .is_some());
     // ids continue after the highest ever handed out
-    assert_eq!(db.execute(&put("", None, "next")).unwrap()[0].object_id, 5);
+    assert_eq!(db.execute(&set("next", "v")).unwrap()[0].object_id, 5);
     let record = db.verified_get(b"grid", 2, 0).unwrap().expect("committed");
     let entry = bcdb::ledger::verify_record(&record, None, &key.public()).unwrap();
     assert_eq!(
@@ -111,7 +129,7 @@ fn planning_is_deterministic() {
             text: FARM.into(),
         },
         put("tfgrid.directory.farm.1", None, "a"),
-        put("", None, "b"),
+        set("b", "b"),
         put("tfgrid.directory.farm.1", Some(1), "c"),
     ];
     let run = || {
@@ -133,4 +151,37 @@ fn planning_is_deterministic() {
     let (a, b) = (run(), run());
     assert_eq!(a.1, b.1, "same commands, same entry bytes");
     assert_eq!(a.0, b.0);
+}
+
+#[test]
+fn schema_less_values_are_addressed_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate();
+    {
+        let mut db = open(dir.path(), &key);
+        let first = db.execute(&set("user:1", "alice")).unwrap()[0];
+        let again = db.execute(&set("user:1", "alice v2")).unwrap()[0];
+        assert_eq!(first.object_id, again.object_id, "same key, same object");
+        assert_eq!(
+            db.get_key(b"grid", b"user:1").unwrap().unwrap().1,
+            b"alice v2"
+        );
+        db.execute(&Command::DelKey {
+            namespace: b"grid".to_vec(),
+            key: b"user:1".to_vec(),
+            author: None,
+        })
+        .unwrap();
+        assert!(db.get_key(b"grid", b"user:1").unwrap().is_none());
+        let reborn = db.execute(&set("user:1", "bob")).unwrap()[0];
+        assert_ne!(
+            reborn.object_id, first.object_id,
+            "a deleted key comes back as a new object"
+        );
+        db.commit(true).unwrap();
+    }
+    let mut db = open(dir.path(), &key);
+    let (id, blob) = db.get_key(b"grid", b"user:1").unwrap().unwrap();
+    assert_eq!((id, blob.as_slice()), (2, &b"bob"[..]));
+    assert_eq!(db.history(b"grid", 1).unwrap().len(), 3);
 }

@@ -19,10 +19,9 @@ fn verify_passes_an_intact_ledger_and_names_a_changed_entry() {
         )
         .unwrap();
         for i in 0..20 {
-            db.execute(&BcdbCommand::Put {
+            db.execute(&BcdbCommand::SetKey {
                 namespace: b"grid".to_vec(),
-                collection: String::new(),
-                id: None,
+                key: format!("key {i}").into_bytes(),
                 value: format!("value number {i:03}").into_bytes(),
                 author: None,
             })
