@@ -47,7 +47,7 @@ fn main() {
     let t0 = Instant::now();
     for i in 0..singles {
         let ns = b"signed".to_vec();
-        let key = (i as u64).to_le_bytes();
+        let key = i.to_le_bytes();
         let vh = value_hash(&keyed_value(&key, &value));
         let signature = author.sign(&Entry::author_payload(
             &ns,

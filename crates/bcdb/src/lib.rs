@@ -3,6 +3,9 @@
 //! * [`schema`] — the jsxschema language: typed models with defaults,
 //!   lists, nested objects, enums, index/unique/full-text marks, urls and
 //!   versions, parsed with line and column in every error.
+//! * [`object`] — typed objects of a schema: JSON in (checked and coerced
+//!   per type) and out, the canonical byte encoding, index and full-text
+//!   column values.
 //! * [`state`] — the deterministic state machine: a command and a ledger
 //!   position in, entries out; entries in, state out (live or on replay).
 //! * [`db`] — [`db::Bcdb`], the database a server embeds: commands through
@@ -11,6 +14,8 @@
 //! * [`ledger`] — log + tree + checkpoints: append, commit, verified get,
 //!   client-side [`ledger::verify_record`], and [`ledger::verify_dir`] that
 //!   replays a whole ledger and names what was changed.
+//! * [`index`] — secondary indexes, unique constraints and full-text search
+//!   in SQLite (FTS5), derived from the ledger and rebuildable from it.
 //! * [`entry`] — the canonical, byte-stable ledger entry every change is
 //!   recorded as, and the author signature over it.
 //! * [`log`] — where entries and values are kept: a sequential-mode 0-db
@@ -21,8 +26,10 @@
 pub mod checkpoint;
 pub mod db;
 pub mod entry;
+pub mod index;
 pub mod ledger;
 pub mod log;
 pub mod merkle;
+pub mod object;
 pub mod schema;
 pub mod state;

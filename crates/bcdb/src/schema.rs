@@ -47,6 +47,9 @@ pub use error::{SchemaError, SchemaErrorKind, SchemaWarning, WarningKind};
 pub use evolution::{check_evolution, check_history, EvolutionError};
 pub use field::{Field, IndexKind};
 pub use types::{FieldType, IndexColumn, Scalar};
+/// The default-value coercion, reused by [`crate::object`] so object values and defaults
+/// accept the same texts.
+pub(crate) use value::{coerce_scalar, literal, CoerceError};
 pub use value::{Amount, Numeric, NumericScale, Value};
 
 /// One parsed schema block.

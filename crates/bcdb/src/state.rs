@@ -179,6 +179,13 @@ impl State {
         self.namespaces.get(namespace)
     }
 
+    /// Every namespace written so far, in name order.
+    pub fn namespaces(&self) -> impl Iterator<Item = (&[u8], &NamespaceState)> {
+        self.namespaces
+            .iter()
+            .map(|(name, ns)| (name.as_slice(), ns))
+    }
+
     /// The latest version of schema `url` in `namespace`.
     pub fn schema(&self, namespace: &[u8], url: &str) -> Option<&Schema> {
         self.namespace(namespace)?

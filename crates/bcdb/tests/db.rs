@@ -51,10 +51,7 @@ fn objects_versions_and_deletes_survive_a_reopen() {
             .map(|i| db.execute(&put(url, None, &format!("farm {i}"))).unwrap()[0].object_id)
             .collect();
         assert_eq!(ids, [1, 2, 3]);
-        assert_eq!(
-            db.execute(&set("k", "a blob")).unwrap()[0].object_id,
-            4
-        );
+        assert_eq!(db.execute(&set("k", "a blob")).unwrap()[0].object_id, 4);
         db.execute(&put(url, Some(2), "farm 2 renamed")).unwrap();
         db.execute(&Command::Delete {
             namespace: b"grid".to_vec(),

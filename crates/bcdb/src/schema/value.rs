@@ -8,7 +8,9 @@
 use super::time;
 use super::types::{FieldType, Scalar};
 
-/// A default value, already of its field's type.
+/// A value of a field's type: a schema default, or a value of a typed object
+/// ([`crate::object`]), which also uses [`Value::Bytes`] and [`Value::Object`] (no default
+/// can be written for those).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// Text types: `S`, `MULTILINE` (with real newlines), `EMAIL`, `TEL` (normalised), `IPADDR`,
@@ -26,8 +28,12 @@ pub enum Value {
     Enum(u8),
     /// `H`: the two halves of `a:b`.
     Hash(u32, u32),
-    /// A typed or untyped list; never empty (an empty list is "no default").
+    /// A typed or untyped list; never empty in a default (an empty list is "no default").
     List(Vec<Value>),
+    /// `BYTES`, `MSGPACK`, `CAPNPBIN` in an object (never a default).
+    Bytes(Vec<u8>),
+    /// `O` in an object: the embedded object's values by field number (never a default).
+    Object(std::collections::BTreeMap<u16, Value>),
 }
 
 /// An amount as `N` reads it: `10 USD`, `0.1mEUR`, `10k`, `5%`.
@@ -198,6 +204,9 @@ pub(crate) fn literal(s: Option<Scalar>, value: &Value) -> String {
             let items: Vec<String> = items.iter().map(|v| literal(s, v)).collect();
             format!("[{}]", items.join(", "))
         }
+        // Neither is ever a default; written as something, not nothing, for `Debug`-like use.
+        Value::Bytes(bytes) => hex::encode(bytes),
+        Value::Object(_) => "{}".to_owned(),
     }
 }
 

@@ -1,0 +1,201 @@
+//! The SQLite index: equality, ranges and prefixes (numbers compare as numbers), unique fields, full-text search, count and pagination, and what a crash leaves.
+
+use bcdb::index::{Cond, Index, IndexError};
+use bcdb::object::IndexValue::{Integer, Real, Text};
+
+fn farms(index: &mut Index) {
+    for id in 1..=100u64 {
+        let values = vec![
+            ("name".to_string(), Text(format!("farm-{id:03}"))),
+            (
+                "country".to_string(),
+                Text(if id % 2 == 0 { "BE" } else { "EG" }.into()),
+            ),
+            ("nodes".to_string(), Integer(id as i64 * 3)),
+            ("price".to_string(), Real(id as f64 / 10.0)),
+        ];
+        let text = vec![(
+            "description".to_string(),
+            format!("farm number {id} runs {} green nodes", id % 7),
+        )];
+        index
+            .put(b"grid", "farm", id, &values, &["name".into()], &text)
+            .unwrap();
+    }
+    index.commit(101).unwrap();
+}
+
+#[test]
+fn find_count_search_and_paginate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = Index::open(&dir.path().join("index.sqlite")).unwrap();
+    farms(&mut index);
+    assert_eq!(index.applied().unwrap(), 101);
+    let eq = |f: &str, v| Cond::Eq(f.into(), v);
+    assert_eq!(
+        index
+            .find(
+                b"grid",
+                "farm",
+                &[eq("name", Text("farm-042".into()))],
+                0,
+                10
+            )
+            .unwrap(),
+        [42]
+    );
+    assert_eq!(
+        index
+            .count(b"grid", "farm", &[eq("country", Text("BE".into()))])
+            .unwrap(),
+        50
+    );
+    // numbers compare as numbers: 9 < 30 although "9" > "30" as text
+    let range = Cond::Range("nodes".into(), Some(Integer(9)), Some(Integer(30)));
+    assert_eq!(
+        index
+            .find(b"grid", "farm", std::slice::from_ref(&range), 0, 100)
+            .unwrap(),
+        (3..=10).collect::<Vec<_>>()
+    );
+    let both = [range, eq("country", Text("EG".into()))];
+    assert_eq!(
+        index.find(b"grid", "farm", &both, 0, 100).unwrap(),
+        [3, 5, 7, 9]
+    );
+    let prefix = Cond::Prefix("name".into(), "farm-09".into());
+    assert_eq!(index.count(b"grid", "farm", std::slice::from_ref(&prefix)).unwrap(), 10);
+    // cursor pagination
+    let page1 = index
+        .find(b"grid", "farm", std::slice::from_ref(&prefix), 0, 4)
+        .unwrap();
+    let page2 = index
+        .find(
+            b"grid",
+            "farm",
+            std::slice::from_ref(&prefix),
+            *page1.last().unwrap(),
+            4,
+        )
+        .unwrap();
+    assert_eq!((page1, page2), (vec![90, 91, 92, 93], vec![94, 95, 96, 97]));
+    assert_eq!(
+        index
+            .find(
+                b"grid",
+                "farm",
+                &[Cond::Range("price".into(), None, Some(Real(0.25)))],
+                0,
+                10
+            )
+            .unwrap(),
+        [1, 2]
+    );
+    // other namespaces and collections are separate
+    assert!(index
+        .find(
+            b"other",
+            "farm",
+            &[eq("name", Text("farm-042".into()))],
+            0,
+            10
+        )
+        .unwrap()
+        .is_empty());
+    // full text
+    let hits = index.search(b"grid", "farm", "number AND 42", 10).unwrap();
+    assert_eq!(hits, [42]);
+    assert_eq!(
+        index.search(b"grid", "farm", "green", 1000).unwrap().len(),
+        100
+    );
+    assert!(matches!(
+        index.search(b"grid", "farm", "\"unbalanced", 10),
+        Err(IndexError::Query(_))
+    ));
+    assert!(matches!(
+        index.find(b"grid", "farm", &[], 0, 10),
+        Err(IndexError::Query(_))
+    ));
+}
+
+#[test]
+fn unique_fields_and_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = Index::open(&dir.path().join("index.sqlite")).unwrap();
+    farms(&mut index);
+    let taken = vec![("name".to_string(), Text("farm-007".into()))];
+    match index.check_unique(b"grid", "farm", None, &taken, &["name".into()]) {
+        Err(IndexError::Unique { field, id: 7 }) => assert_eq!(field, "name"),
+        other => panic!("expected a unique conflict, got {other:?}"),
+    }
+    // the holder itself may keep its value
+    index
+        .check_unique(b"grid", "farm", Some(7), &taken, &["name".into()])
+        .unwrap();
+    // an update replaces the old rows; a delete removes them
+    index
+        .put(
+            b"grid",
+            "farm",
+            7,
+            &[("name".into(), Text("renamed".into()))],
+            &["name".into()],
+            &[],
+        )
+        .unwrap();
+    index.remove(b"grid", "farm", 8).unwrap();
+    index.commit(103).unwrap();
+    index
+        .check_unique(b"grid", "farm", None, &taken, &["name".into()])
+        .unwrap();
+    let eq = |v: &str| [Cond::Eq("name".into(), Text(v.into()))];
+    assert!(index
+        .find(b"grid", "farm", &eq("farm-007"), 0, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        index.find(b"grid", "farm", &eq("renamed"), 0, 10).unwrap(),
+        [7]
+    );
+    assert!(index
+        .find(b"grid", "farm", &eq("farm-008"), 0, 10)
+        .unwrap()
+        .is_empty());
+    assert!(index
+        .search(b"grid", "farm", "number AND 8", 10)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn an_uncommitted_batch_is_gone_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    {
+        let mut index = Index::open(&path).unwrap();
+        farms(&mut index);
+        index
+            .put(
+                b"grid",
+                "farm",
+                500,
+                &[("name".into(), Text("half".into()))],
+                &[],
+                &[],
+            )
+            .unwrap();
+        // dropped without commit: as after a crash mid-batch
+    }
+    let index = Index::open(&path).unwrap();
+    assert_eq!(
+        index.applied().unwrap(),
+        101,
+        "the index sits at the last commit"
+    );
+    let half = [Cond::Eq("name".into(), Text("half".into()))];
+    assert!(index
+        .find(b"grid", "farm", &half, 0, 10)
+        .unwrap()
+        .is_empty());
+}
