@@ -5,8 +5,10 @@ use std::path::Path;
 use identity::KeyPair;
 
 use crate::checkpoint::Checkpoint;
-use crate::entry::Entry;
+use crate::entry::{Entry, Op};
+use crate::index::{Cond, Index, IndexError};
 use crate::ledger::{Ledger, LedgerError, VerifiedRecord};
+use crate::object::Object;
 use crate::schema::Schema;
 use crate::state::{ApplyError, Command, NamespaceState, ObjectState, State};
 
@@ -19,6 +21,9 @@ pub enum DbError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
 }
 
 /// What one recorded entry did.
@@ -33,11 +38,67 @@ pub struct Applied {
 /// Checks a typed value against its schema before it is recorded.
 pub type Validator = Box<dyn Fn(&NamespaceState, &Schema, &[u8]) -> Result<(), String> + Send>;
 
+/// The validator of typed values: the bytes must be the canonical encoding
+/// of an object of the schema (nested schemas resolved in the same namespace).
+pub fn object_validator() -> Validator {
+    Box::new(|ns, schema, bytes| {
+        let resolve = |url: &str| {
+            ns.schemas
+                .get(url)
+                .and_then(|v| v.last())
+                .map(|(_, s)| s.clone())
+        };
+        Object::decode(bytes, schema, &resolve)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+}
+
 /// A BCDB instance over one directory.
 pub struct Bcdb {
     ledger: Ledger,
     state: State,
     validator: Validator,
+    index: Index,
+}
+
+/// The schema version an entry names, and a resolver for its nested schemas.
+fn schema_of<'s>(ns: &'s NamespaceState, entry: &Entry) -> Option<&'s Schema> {
+    let url = std::str::from_utf8(&entry.collection).ok()?;
+    ns.schemas
+        .get(url)?
+        .iter()
+        .rev()
+        .map(|(_, s)| s)
+        .find(|s| s.hash() == entry.schema_hash)
+}
+
+/// Index rows of a typed value: (values, unique field names, full-text fields).
+type Rows = (
+    Vec<(String, crate::object::IndexValue)>,
+    Vec<String>,
+    Vec<(String, String)>,
+);
+
+fn rows(ns: &NamespaceState, schema: &Schema, value: &[u8]) -> Option<Rows> {
+    let resolve = |url: &str| {
+        ns.schemas
+            .get(url)
+            .and_then(|v| v.last())
+            .map(|(_, s)| s.clone())
+    };
+    let object = Object::decode(value, schema, &resolve).ok()?;
+    let unique = schema
+        .fields()
+        .iter()
+        .filter(|f| f.is_unique())
+        .map(|f| f.name().to_string())
+        .collect();
+    Some((
+        object.index_values(schema, &resolve),
+        unique,
+        object.fulltext(schema, &resolve),
+    ))
 }
 
 fn now_ms() -> u64 {
@@ -57,15 +118,24 @@ impl Bcdb {
         validator: Validator,
     ) -> Result<Bcdb, DbError> {
         let mut ledger = Ledger::open(dir, key, origin)?;
+        let mut index = Index::open(&dir.join("index.sqlite"))?;
         let mut state = State::new();
+        // The index may lag the ledger (a crash between the two commits, or
+        // a deleted index file): entries it has not seen are indexed again.
+        let indexed = index.applied()?.min(ledger.len());
         for seq in 0..ledger.len() {
             let (entry, value) = ledger.get(seq)?;
             state.apply(&entry, &value)?;
+            if seq >= indexed {
+                index_entry(&mut index, &state, &entry, &value)?;
+            }
         }
+        index.commit(ledger.len())?;
         Ok(Bcdb {
             ledger,
             state,
             validator,
+            index,
         })
     }
 
@@ -74,10 +144,14 @@ impl Bcdb {
     pub fn execute(&mut self, command: &Command) -> Result<Vec<Applied>, DbError> {
         let seq = self.ledger.len();
         let planned = self.state.plan(command, seq, now_ms(), &*self.validator)?;
+        for (entry, value) in &planned {
+            self.check_unique(entry, value)?;
+        }
         let mut applied = Vec::with_capacity(planned.len());
         for (entry, value) in planned {
             self.ledger.append(&entry, &value)?;
             self.state.apply(&entry, &value)?;
+            index_entry(&mut self.index, &self.state, &entry, &value)?;
             applied.push(Applied {
                 seq: entry.seq,
                 object_id: entry.object_id,
@@ -88,7 +162,59 @@ impl Bcdb {
 
     /// Makes everything executed so far durable and signs a checkpoint.
     pub fn commit(&mut self, durable: bool) -> Result<Checkpoint, DbError> {
-        Ok(self.ledger.commit(durable)?)
+        let cp = self.ledger.commit(durable)?;
+        self.index.commit(self.ledger.len())?;
+        Ok(cp)
+    }
+
+    /// Refuses a typed write whose unique fields are held by another object.
+    fn check_unique(&self, entry: &Entry, value: &[u8]) -> Result<(), DbError> {
+        if !matches!(entry.op, Op::Create | Op::Put) || entry.collection.is_empty() {
+            return Ok(());
+        }
+        let Some(ns) = self.state.namespace(&entry.namespace) else {
+            return Ok(());
+        };
+        let Some((values, unique, _)) = schema_of(ns, entry).and_then(|s| rows(ns, s, value))
+        else {
+            return Ok(());
+        };
+        let coll = String::from_utf8_lossy(&entry.collection);
+        let id = (entry.op == Op::Put).then_some(entry.object_id);
+        self.index
+            .check_unique(&entry.namespace, &coll, id, &values, &unique)
+            .map_err(|e| match e {
+                IndexError::Unique { .. } => DbError::Refused(ApplyError::Invalid(e.to_string())),
+                other => DbError::Index(other),
+            })
+    }
+
+    /// Ids of the live objects of `url` matching every condition (ascending, above `after`).
+    pub fn find(
+        &self,
+        namespace: &[u8],
+        url: &str,
+        conds: &[Cond],
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, DbError> {
+        Ok(self.index.find(namespace, url, conds, after, limit)?)
+    }
+
+    /// How many live objects of `url` match every condition.
+    pub fn count(&self, namespace: &[u8], url: &str, conds: &[Cond]) -> Result<u64, DbError> {
+        Ok(self.index.count(namespace, url, conds)?)
+    }
+
+    /// Ids of objects of `url` whose full-text fields match `query` (FTS5 syntax), best first.
+    pub fn search(
+        &self,
+        namespace: &[u8],
+        url: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<u64>, DbError> {
+        Ok(self.index.search(namespace, url, query, limit)?)
     }
 
     /// The state (schemas, objects, histories).
@@ -166,4 +292,39 @@ impl Bcdb {
     pub fn checkpoint(&self) -> Option<&Checkpoint> {
         self.ledger.checkpoint()
     }
+}
+
+/// Brings the index up to date with one recorded entry.
+fn index_entry(
+    index: &mut Index,
+    state: &State,
+    entry: &Entry,
+    value: &[u8],
+) -> Result<(), DbError> {
+    if entry.collection.is_empty() {
+        return Ok(());
+    }
+    let coll = String::from_utf8_lossy(&entry.collection);
+    match entry.op {
+        Op::Delete => index.remove(&entry.namespace, &coll, entry.object_id)?,
+        Op::Create | Op::Put => {
+            let Some(ns) = state.namespace(&entry.namespace) else {
+                return Ok(());
+            };
+            match schema_of(ns, entry).and_then(|s| rows(ns, s, value)) {
+                Some((values, unique, text)) => index.put(
+                    &entry.namespace,
+                    &coll,
+                    entry.object_id,
+                    &values,
+                    &unique,
+                    &text,
+                )?,
+                // not a typed object of a known schema version (validation was off): not indexed
+                None => index.remove(&entry.namespace, &coll, entry.object_id)?,
+            }
+        }
+        Op::SchemaPut | Op::AclPut => {}
+    }
+    Ok(())
 }

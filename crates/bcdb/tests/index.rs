@@ -64,7 +64,12 @@ fn find_count_search_and_paginate() {
         [3, 5, 7, 9]
     );
     let prefix = Cond::Prefix("name".into(), "farm-09".into());
-    assert_eq!(index.count(b"grid", "farm", std::slice::from_ref(&prefix)).unwrap(), 10);
+    assert_eq!(
+        index
+            .count(b"grid", "farm", std::slice::from_ref(&prefix))
+            .unwrap(),
+        10
+    );
     // cursor pagination
     let page1 = index
         .find(b"grid", "farm", std::slice::from_ref(&prefix), 0, 4)
