@@ -20,6 +20,9 @@
 //!   recorded as, and the author signature over it.
 //! * [`log`] — where entries and values are kept: a sequential-mode 0-db
 //!   namespace, embedded, whose ids are the entries' seqs.
+//! * [`server`] — the RESP server: the Redis subset plain clients use, the
+//!   old BCDB hash commands, typed objects, verified reads; one commit per
+//!   batch before its replies.
 //! * [`merkle`] — the RFC 9162 Merkle tree over the ledger's entries, with
 //!   inclusion and consistency proofs and their verification.
 
@@ -32,4 +35,5 @@ pub mod log;
 pub mod merkle;
 pub mod object;
 pub mod schema;
+pub mod server;
 pub mod state;

@@ -32,7 +32,7 @@ enum Command {
     Id(id_cmd::IdArgs),
     /// Build, inspect, read, extract, sign and verify flists.
     Flist(flist_cmd::FlistArgs),
-    /// Work on a BCDB ledger: verify it byte for byte against its signed checkpoints.
+    /// Run the BCDB server (Redis protocol, typed objects, verifiable ledger), or verify a ledger directory.
     Bcdb(bcdb_cmd::BcdbArgs),
     /// Run the flist hub, or push, list and manage your flists on one.
     Hub(hub_cmd::HubArgs),

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod bcdb;
 pub mod compat;
 pub mod hub;
 pub mod mount;

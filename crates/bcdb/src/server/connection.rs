@@ -1,0 +1,171 @@
+//! One client connection: read a batch, execute it and commit it on a blocking thread under
+//! the database lock, then write all its replies at once.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use resp::{BatchEnd, Connection, Limits, Request, RequestError};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use super::dispatch::{bounded_error, execute, Ctx, Fail, Session};
+use super::Shared;
+
+/// Requests parsed per read.
+const MAX_BATCH: usize = 512;
+/// Reply bytes after which the rest of a batch is committed and answered in a later write,
+/// so a batch of large reads does not hold all its replies in memory.
+const MAX_PENDING_REPLY: usize = 4 << 20;
+/// After a protocol error, how long and how much input is discarded before the socket is
+/// closed (see [`linger`]).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: u64 = 64 << 20;
+
+/// Redis's wording for a request that cannot be parsed; the connection closes after it.
+fn protocol_error_text(e: &RequestError) -> String {
+    let what = match e {
+        RequestError::NotArray => "expected '*', inline commands are not supported".to_string(),
+        RequestError::BulkTooLarge { .. } => "invalid bulk length (above 8 MiB)".to_string(),
+        RequestError::TooManyArgs { .. } => "invalid multibulk length (too many arguments)".into(),
+        other => other.to_string(),
+    };
+    format!("ERR Protocol error: {what}")
+}
+
+pub(crate) async fn serve<S>(
+    stream: S,
+    shared: &Arc<Shared>,
+    conn_id: u64,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut conn = Connection::new(stream, Limits::default());
+    let mut session = Some(Session::new(conn_id));
+    let mut incoming = Vec::with_capacity(64);
+    let mut pending = VecDeque::new();
+    let mut protocol_error = false;
+    loop {
+        let end = tokio::select! {
+            read = conn.read_batch(&mut incoming, MAX_BATCH) => match read {
+                Ok(end) => end,
+                Err(_) => break,
+            },
+            _ = stop.changed() => break,
+        };
+        pending.extend(incoming.drain(..));
+        let mut close = false;
+        while !pending.is_empty() && !close {
+            let job_shared = shared.clone();
+            let mut job_session = session.take().expect("session is back after each chunk");
+            let mut job_pending = std::mem::take(&mut pending);
+            let mut out = std::mem::take(conn.out());
+            let job = tokio::task::spawn_blocking(move || {
+                let close = run_chunk(&job_shared, &mut job_session, &mut job_pending, &mut out);
+                (job_session, job_pending, out, close)
+            });
+            let Ok((s, p, out, c)) = job.await else {
+                tracing::error!("a command panicked; the server stops serving until restarted");
+                shared.failed.store(true, Ordering::SeqCst);
+                return;
+            };
+            (session, pending, close) = (Some(s), p, c);
+            *conn.out() = out;
+            if conn.flush().await.is_err() {
+                return;
+            }
+        }
+        if close {
+            break;
+        }
+        match end {
+            BatchEnd::More => {}
+            BatchEnd::Eof => break,
+            BatchEnd::ProtocolError(e) => {
+                resp::reply::error(conn.out(), protocol_error_text(&e).as_bytes());
+                let _ = conn.flush().await;
+                protocol_error = true;
+                break;
+            }
+        }
+    }
+    if protocol_error {
+        linger(conn.get_mut(), &mut stop).await;
+    }
+}
+
+/// Executes requests from the front of `pending` until it is empty, a command closes the
+/// connection, or the replies grow past [`MAX_PENDING_REPLY`]; then commits what they wrote.
+/// Returns whether the connection closes.
+fn run_chunk(
+    shared: &Shared,
+    session: &mut Session,
+    pending: &mut VecDeque<Request>,
+    out: &mut BytesMut,
+) -> bool {
+    let mut guard = shared.lock();
+    let Some(db) = guard.as_mut() else {
+        resp::reply::error(out, b"ERR the server is shutting down");
+        return true;
+    };
+    let mut ctx = Ctx::new(db, shared, session);
+    while let Some(request) = pending.pop_front() {
+        match execute(&mut ctx, &request.args) {
+            Ok(reply) => reply.encode(out),
+            Err(Fail::Err(text)) => resp::reply::error(out, bounded_error(&text).as_bytes()),
+            Err(Fail::Fatal(why)) => return fatal(shared, out, &why),
+        }
+        if ctx.close || out.len() >= MAX_PENDING_REPLY {
+            break;
+        }
+    }
+    if let Err(Fail::Fatal(why)) = ctx.commit() {
+        return fatal(shared, out, &why);
+    }
+    if ctx.close {
+        pending.clear();
+    }
+    ctx.close
+}
+
+/// A write or commit failed: nothing of this chunk may be acknowledged, and the server stops
+/// serving (memory may hold entries the disk does not) until a restart replays the ledger.
+fn fatal(shared: &Shared, out: &mut BytesMut, why: &str) -> bool {
+    tracing::error!("ledger write failed, refusing every command until restarted: {why}");
+    shared.failed.store(true, Ordering::SeqCst);
+    out.clear();
+    let text =
+        format!("ERR the ledger failed to write ({why}); nothing in this batch is acknowledged");
+    resp::reply::error(out, text.as_bytes());
+    true
+}
+
+/// Ends a connection whose client may still be sending (the rest of a payload that is too
+/// big, say). Closing a socket with unread input makes the kernel reset the connection, and
+/// the client would lose the error reply already sent; instead the write side is shut down
+/// (the client reads the reply, then EOF) and input is discarded for a bounded time.
+async fn linger<S>(stream: &mut S, stop: &mut watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER_TIME;
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut n_discarded = 0u64;
+    while n_discarded < LINGER_BYTES {
+        let read = tokio::select! {
+            read = stream.read(&mut scratch) => read,
+            _ = tokio::time::sleep_until(deadline) => return,
+            _ = stop.changed() => return,
+        };
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n_discarded += n as u64,
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The command table (names, arities, handlers), the context a handler works with, and the
+//! helpers every group of commands shares to read arguments and build replies.
+//!
+//! A handler returns its whole reply as a [`Reply`] or fails with a [`Fail`]; it never writes
+//! to the connection itself, so a command that fails halfway cannot leave half a reply behind.
+
+use bytes::Bytes;
+use resp::Reply;
+
+use super::{basic, hash, keys, ledger, typed, Shared};
+use crate::db::{Applied, Bcdb, DbError};
+use crate::state::Command;
+
+/// Per-connection state.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) conn_id: u64,
+    /// The namespace schema-less keys and typed commands work in (`SELECT`).
+    pub(crate) namespace: Vec<u8>,
+    /// `CLIENT SETNAME`.
+    pub(crate) name: Option<Bytes>,
+}
+
+impl Session {
+    pub(crate) fn new(conn_id: u64) -> Session {
+        Session {
+            conn_id,
+            namespace: b"default".to_vec(),
+            name: None,
+        }
+    }
+}
+
+/// Why a command produced no normal reply.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// A refusal: the full error text (`ERR …`); nothing was recorded.
+    Err(String),
+    /// The ledger failed to write; the batch is not acknowledged and the server stops.
+    Fatal(String),
+}
+
+impl Fail {
+    /// `ERR <why>`.
+    pub(crate) fn err(why: impl std::fmt::Display) -> Fail {
+        Fail::Err(format!("ERR {why}"))
+    }
+}
+
+impl From<DbError> for Fail {
+    /// For reads: a refusal or an unreadable record is an error for this command only.
+    fn from(e: DbError) -> Fail {
+        match e {
+            DbError::Refused(e) => Fail::err(e),
+            other => Fail::err(format_args!("storage read failed: {other}")),
+        }
+    }
+}
+
+pub(crate) type Outcome = Result<Reply, Fail>;
+
+/// What a handler works with.
+pub(crate) struct Ctx<'a> {
+    pub(crate) db: &'a mut Bcdb,
+    pub(crate) shared: &'a Shared,
+    pub(crate) session: &'a mut Session,
+    /// Entries were recorded since the last commit.
+    dirty: bool,
+    /// The connection closes after this reply (`QUIT`).
+    pub(crate) close: bool,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(db: &'a mut Bcdb, shared: &'a Shared, session: &'a mut Session) -> Self {
+        Ctx {
+            db,
+            shared,
+            session,
+            dirty: false,
+            close: false,
+        }
+    }
+
+    /// Records `command`. A refusal records nothing; a ledger failure is fatal.
+    pub(crate) fn execute(&mut self, command: &Command) -> Result<Vec<Applied>, Fail> {
+        match self.db.execute(command) {
+            Ok(applied) => {
+                self.dirty |= !applied.is_empty();
+                Ok(applied)
+            }
+            Err(DbError::Refused(e)) => Err(Fail::err(e)),
+            // the ledger (or what is derived from it) may now be ahead of memory
+            Err(other) => Err(Fail::Fatal(other.to_string())),
+        }
+    }
+
+    /// Commits what was recorded since the last commit (one fsync for the whole batch).
+    /// Ledger commands call it first, so the checkpoint they show covers the writes before them.
+    pub(crate) fn commit(&mut self) -> Result<(), Fail> {
+        if self.dirty {
+            self.db
+                .commit(self.shared.config.sync)
+                .map_err(|e| Fail::Fatal(e.to_string()))?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// The session's namespace.
+    pub(crate) fn ns(&self) -> &[u8] {
+        &self.session.namespace
+    }
+}
+
+/// A command handler; `args[0]` is the command name.
+pub(crate) type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Outcome;
+
+/// Every command: name, Redis-style arity (n: exactly n arguments with the name, -n: at
+/// least n), handler.
+pub(crate) const COMMANDS: &[(&str, i32, Handler)] = &[
+    ("PING", -1, basic::ping),
+    ("ECHO", 2, basic::echo),
+    ("SELECT", 2, basic::select),
+    ("INFO", -1, basic::info),
+    ("COMMAND", -1, basic::command),
+    ("QUIT", -1, basic::quit),
+    ("CLIENT", -2, basic::client),
+    ("HELLO", -1, basic::hello),
+    ("AUTH", -2, basic::auth),
+    ("DBSIZE", 1, basic::dbsize),
+    ("GET", 2, keys::get),
+    ("SET", -3, keys::set),
+    ("DEL", -2, keys::del),
+    ("EXISTS", -2, keys::exists),
+    ("MGET", -2, keys::mget),
+    ("SCAN", -2, keys::scan),
+    ("KEYS", 2, keys::keys),
+    ("TYPE", 2, keys::type_),
+    ("TTL", 2, keys::ttl),
+    ("PTTL", 2, keys::ttl),
+    ("HSET", -4, hash::hset),
+    ("HSETNEW", -3, hash::hsetnew),
+    ("HGET", 3, hash::hget),
+    ("HDEL", -3, hash::hdel),
+    ("HLEN", 2, hash::hlen),
+    ("HKEYS", 2, hash::hkeys),
+    ("HSCAN", -3, hash::hscan),
+    ("SCHEMA.SET", 2, typed::schema_set),
+    ("SCHEMA.GET", -2, typed::schema_get),
+    ("SCHEMA.LIST", 1, typed::schema_list),
+    ("OBJ.NEW", 3, typed::obj_new),
+    ("OBJ.SET", 4, typed::obj_set),
+    ("OBJ.GET", -2, typed::obj_get),
+    ("OBJ.DEL", -2, typed::obj_del),
+    ("OBJ.HISTORY", -2, typed::obj_history),
+    ("LEDGER.CHECKPOINT", 1, ledger::checkpoint),
+    ("LEDGER.ROOT", 1, ledger::root),
+    ("LEDGER.VGET", -2, ledger::vget),
+];
+
+/// The command called `name` (any case).
+fn lookup(name: &[u8]) -> Option<&'static (&'static str, i32, Handler)> {
+    COMMANDS
+        .iter()
+        .find(|(canonical, _, _)| canonical.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Printable text of a client argument for an error message, bounded like Redis's.
+pub(crate) fn shown(arg: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(&arg[..arg.len().min(128)]).into_owned();
+    text.replace(['\r', '\n'], " ")
+}
+
+/// Runs one request.
+pub(crate) fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let Some(&(name, arity, handler)) = lookup(&args[0]) else {
+        // Redis quotes arguments until the list reaches 128 characters
+        let mut given = String::new();
+        for arg in &args[1..] {
+            if given.len() >= 128 {
+                break;
+            }
+            let room = 128 - given.len();
+            given.push_str(&format!("'{}' ", shown(&arg[..arg.len().min(room)])));
+        }
+        return Err(Fail::Err(format!(
+            "ERR unknown command '{}', with args beginning with: {given}",
+            shown(&args[0])
+        )));
+    };
+    let n = args.len() as i64;
+    let arity = i64::from(arity);
+    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Err(wrong_arity(name));
+    }
+    if ctx.shared.failed.load(std::sync::atomic::Ordering::SeqCst) && name != "QUIT" {
+        return Err(Fail::err(
+            "the ledger failed to write earlier; restart the server to replay it",
+        ));
+    }
+    handler(ctx, args)
+}
+
+/// Longest error text sent: errors may quote client input (a JSON value, a schema line).
+const MAX_ERROR: usize = 1024;
+
+/// `text` cut to [`MAX_ERROR`] bytes at a character boundary.
+pub(crate) fn bounded_error(text: &str) -> &str {
+    if text.len() <= MAX_ERROR {
+        return text;
+    }
+    let mut end = MAX_ERROR;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Redis's arity error.
+pub(crate) fn wrong_arity(name: &str) -> Fail {
+    Fail::err(format_args!(
+        "wrong number of arguments for '{}' command",
+        name.to_ascii_lowercase()
+    ))
+}
+
+pub(crate) fn ok() -> Reply {
+    Reply::Status(Bytes::from_static(b"OK"))
+}
+
+pub(crate) fn status(text: &'static str) -> Reply {
+    Reply::Status(Bytes::from_static(text.as_bytes()))
+}
+
+pub(crate) fn int(n: impl TryInto<i64>) -> Reply {
+    Reply::Integer(n.try_into().unwrap_or(i64::MAX))
+}
+
+pub(crate) fn bulk(data: impl Into<Bytes>) -> Reply {
+    Reply::Bulk(Some(data.into()))
+}
+
+pub(crate) fn nil() -> Reply {
+    Reply::Bulk(None)
+}
+
+pub(crate) fn array(items: Vec<Reply>) -> Reply {
+    Reply::Array(Some(items))
+}
+
+/// An argument as UTF-8 text.
+pub(crate) fn text<'b>(arg: &'b [u8], what: &str) -> Result<&'b str, Fail> {
+    std::str::from_utf8(arg).map_err(|_| Fail::err(format_args!("{what} is not UTF-8 text")))
+}
+
+/// A non-negative decimal integer argument, with Redis's error text.
+pub(crate) fn number(arg: &[u8]) -> Result<u64, Fail> {
+    std::str::from_utf8(arg)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Fail::err("value is not an integer or out of range"))
+}
+
+/// An object id argument: a positive integer.
+pub(crate) fn object_id(arg: &[u8]) -> Result<u64, Fail> {
+    number(arg).ok().filter(|&id| id > 0).ok_or_else(|| {
+        Fail::err(format_args!(
+            "object id {:?} is not a positive integer",
+            shown(arg)
+        ))
+    })
+}
+
+/// The `MATCH pattern` and `COUNT n` options of SCAN and HSCAN (and `TYPE t` when allowed).
+pub(crate) struct ScanOptions {
+    pub(crate) pattern: Option<Bytes>,
+    pub(crate) count: usize,
+    pub(crate) kind: Option<Bytes>,
+}
+
+pub(crate) fn scan_options(args: &[Bytes], allow_type: bool) -> Result<ScanOptions, Fail> {
+    let mut options = ScanOptions {
+        pattern: None,
+        count: 10,
+        kind: None,
+    };
+    for pair in args.chunks(2) {
+        let [option, value] = pair else {
+            return Err(Fail::err("syntax error"));
+        };
+        if option.eq_ignore_ascii_case(b"MATCH") {
+            options.pattern = Some(value.clone());
+        } else if option.eq_ignore_ascii_case(b"COUNT") {
+            let n = number(value)?;
+            if n == 0 {
+                return Err(Fail::err("syntax error"));
+            }
+            options.count = usize::try_from(n).unwrap_or(usize::MAX).min(100_000);
+        } else if allow_type && option.eq_ignore_ascii_case(b"TYPE") {
+            options.kind = Some(value.clone());
+        } else {
+            return Err(Fail::err("syntax error"));
+        }
+    }
+    Ok(options)
+}

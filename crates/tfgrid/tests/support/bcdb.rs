@@ -1,0 +1,306 @@
+//! A real `tfgrid bcdb serve` process for tests: a free port, a temporary data directory,
+//! readiness with a deadline, restart on the same data, kill -9 or SIGTERM, the log printed
+//! when a test fails, and the process killed in `Drop`. Also a throwaway `redis-server` to
+//! compare answers with.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bcdb::checkpoint::Checkpoint;
+use bcdb::ledger::VerifiedRecord;
+use bcdb::merkle::decode_proof;
+
+use super::wait_for;
+
+/// How long a server may take to answer PING.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
+}
+
+fn answers_ping(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let mut buf = [0u8; 7];
+    s.set_read_timeout(Some(Duration::from_secs(5))).is_ok()
+        && s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
+        && s.read_exact(&mut buf).is_ok()
+        && &buf == b"+PONG\r\n"
+}
+
+/// A running `tfgrid bcdb serve`.
+pub struct BcdbServer {
+    child: Option<Child>,
+    pub port: u16,
+    /// The data directory (`--data`).
+    pub data: PathBuf,
+    pub log: PathBuf,
+    extra: Vec<String>,
+    pub tmp: tempfile::TempDir,
+}
+
+impl BcdbServer {
+    /// Starts a server on a fresh data directory with `extra` flags.
+    pub fn start(extra: &[&str]) -> BcdbServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut server = BcdbServer {
+            child: None,
+            port: 0,
+            data: tmp.path().join("data"),
+            log: tmp.path().join("bcdb.log"),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            tmp,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts a server that also listens on [`BcdbServer::socket`].
+    pub fn start_with_socket(extra: &[&str]) -> BcdbServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let socket = tmp.path().join("bcdb.sock").display().to_string();
+        let mut flags = vec!["--socket".to_string(), socket];
+        flags.extend(extra.iter().map(|s| s.to_string()));
+        let mut server = BcdbServer {
+            child: None,
+            port: 0,
+            data: tmp.path().join("data"),
+            log: tmp.path().join("bcdb.log"),
+            extra: flags,
+            tmp,
+        };
+        server.spawn();
+        server
+    }
+
+    /// The unix socket of a server started with [`BcdbServer::start_with_socket`].
+    pub fn socket(&self) -> PathBuf {
+        self.tmp.path().join("bcdb.sock")
+    }
+
+    /// (Re)starts the process on the same data and a new port.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "server already running");
+        self.port = free_port();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open log");
+        let child = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
+            .args(["bcdb", "serve", "--listen", &self.addr().to_string()])
+            .arg("--data")
+            .arg(&self.data)
+            .args(&self.extra)
+            .stdout(Stdio::from(log.try_clone().expect("clone log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start tfgrid bcdb serve");
+        self.child = Some(child);
+        let addr = self.addr();
+        wait_for(READY_TIMEOUT, "tfgrid bcdb serve to answer PING", || {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("tfgrid bcdb serve exited early ({status})");
+            }
+            answers_ping(addr).then_some(())
+        });
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A connection with the `redis` crate.
+    pub fn connect(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("valid url")
+            .get_connection()
+            .expect("connect with the redis crate")
+    }
+
+    /// The instance public key, read from `DATA/instance-key.json` as a client would get it.
+    pub fn instance_key(&self) -> identity::PublicKey {
+        identity::KeyFile::load(&self.data.join("instance-key.json"))
+            .expect("load the instance key")
+            .key
+            .public()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGKILL and waits for the process.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits (with a deadline) for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let child = self.child.as_mut().expect("server running");
+        // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = wait_for(Duration::from_secs(20), "tfgrid bcdb to exit", || {
+            child.try_wait().expect("wait child")
+        });
+        self.child = None;
+        status
+    }
+
+    /// Runs `tfgrid bcdb verify DATA --key <instance key>` (the server must be stopped: the
+    /// ledger directory is locked while it runs); returns success and the output.
+    pub fn verify(&self) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
+            .args(["bcdb", "verify", "--key", &self.instance_key().to_hex()])
+            .arg(&self.data)
+            .output()
+            .expect("run tfgrid bcdb verify");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+}
+
+impl Drop for BcdbServer {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- tfgrid bcdb log ({}) ---\n{}",
+                self.log.display(),
+                self.log_text()
+            );
+        }
+    }
+}
+
+/// A throwaway `redis-server` (no persistence) to compare answers with.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+    _tmp: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts one, or `None` when redis-server is not installed.
+    pub fn start() -> Option<RedisServer> {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_for(READY_TIMEOUT, "redis-server to answer PING", || {
+            answers_ping(addr).then_some(())
+        });
+        Some(RedisServer {
+            child,
+            port,
+            _tmp: tmp,
+        })
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `redis-cli -p port` with `script` on stdin (one connection for all lines); `None`
+/// when redis-cli is not installed.
+pub fn redis_cli_script(port: u16, extra: &[&str], script: &str) -> Option<String> {
+    let mut child = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(script.as_bytes()).expect("write stdin");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait for redis-cli");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Entries covered by the latest checkpoint (`LEDGER.ROOT`).
+pub fn ledger_size(con: &mut redis::Connection) -> u64 {
+    let (size, _root): (u64, String) = redis::cmd("LEDGER.ROOT").query(con).unwrap();
+    size
+}
+
+/// `LEDGER.VGET id [trusted]`, rebuilt into the record [`bcdb::ledger::verify_record`] checks.
+pub fn vget(con: &mut redis::Connection, id: u64, trusted: Option<u64>) -> VerifiedRecord {
+    let mut cmd = redis::cmd("LEDGER.VGET");
+    cmd.arg(id);
+    if let Some(size) = trusted {
+        cmd.arg(size);
+    }
+    type Reply = (Vec<u8>, Vec<u8>, u64, Vec<u8>, Vec<u8>, String);
+    let (entry, value, index, inclusion, consistency, checkpoint): Reply = cmd.query(con).unwrap();
+    VerifiedRecord {
+        entry,
+        value,
+        index,
+        inclusion: decode_proof(&inclusion).unwrap(),
+        consistency: decode_proof(&consistency).unwrap(),
+        checkpoint: Checkpoint::parse(&checkpoint).unwrap(),
+    }
+}
+
+/// A thread writing `key<i>` = `value<i>` in pipelines of 25 SETs until the connection
+/// fails; `acked` counts the writes answered OK, and the thread returns that count.
+pub fn pipelined_writer(url: String, acked: Arc<AtomicU64>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let mut n = 0u64;
+        loop {
+            let mut pipe = redis::pipe();
+            for i in n..n + 25 {
+                pipe.cmd("SET")
+                    .arg(format!("key{i}"))
+                    .arg(format!("value{i}"));
+            }
+            match pipe.query::<Vec<String>>(&mut con) {
+                Ok(replies) => assert!(replies.iter().all(|r| r == "OK")),
+                Err(_) => return n,
+            }
+            n += 25;
+            acked.store(n, Ordering::SeqCst);
+        }
+    })
+}
