@@ -24,6 +24,7 @@ mod glob;
 mod hash;
 mod keys;
 mod ledger;
+mod query;
 mod typed;
 
 use std::net::SocketAddr;

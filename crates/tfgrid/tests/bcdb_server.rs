@@ -530,3 +530,96 @@ fn bad_input_is_refused_and_records_nothing() {
     assert_eq!(c.call(&[b"QUIT"]), b"+OK\r\n");
     c.assert_closed("after QUIT");
 }
+
+#[test]
+fn find_count_and_search_over_indexed_fields() {
+    let server = BcdbServer::start(&[]);
+    let mut con = server.connect();
+    let schema = "@url = tfgrid.directory.node.1\n&node_id** = (S)\nfarm_id** = (I)\ncru** = (I)\nnotes*** = (S)\n";
+    let _: redis::Value = redis::cmd("SCHEMA.SET")
+        .arg(schema)
+        .query(&mut con)
+        .unwrap();
+    let url = "tfgrid.directory.node.1";
+    for i in 1..=30 {
+        let obj = format!(
+            r#"{{"node_id": "node-{i:02}", "farm_id": {}, "cru": {}, "notes": "rack {} {}"}}"#,
+            i % 3,
+            i * 2,
+            i % 5,
+            if i % 10 == 0 { "gpu" } else { "plain" }
+        );
+        let id: u64 = redis::cmd("OBJ.NEW")
+            .arg(url)
+            .arg(obj)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(id, i);
+    }
+    let find = |con: &mut redis::Connection, args: &[&str]| -> Vec<u64> {
+        redis::cmd("OBJ.FIND")
+            .arg(url)
+            .arg(args)
+            .query(con)
+            .unwrap()
+    };
+    assert_eq!(find(&mut con, &["node_id", "=", "node-07"]), [7]);
+    // numbers compare as numbers
+    assert_eq!(
+        find(&mut con, &["cru", ">=", "9", "cru", "<=", "20"]),
+        (5..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        find(&mut con, &["farm_id", "=", "0", "cru", "<=", "20"]),
+        [3, 6, 9]
+    );
+    assert_eq!(
+        find(&mut con, &["node_id", "PREFIX", "node-2", "LIMIT", "3"]),
+        [20, 21, 22]
+    );
+    assert_eq!(
+        find(
+            &mut con,
+            &["node_id", "PREFIX", "node-2", "AFTER", "22", "LIMIT", "3"]
+        ),
+        [23, 24, 25]
+    );
+    let count: u64 = redis::cmd("OBJ.COUNT")
+        .arg(url)
+        .arg(&["farm_id", "=", "1"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(count, 10);
+    let hits: Vec<u64> = redis::cmd("OBJ.SEARCH")
+        .arg(url)
+        .arg("gpu")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(hits.len(), 3);
+    // bad queries are errors, and the connection keeps working
+    for bad in [
+        vec!["cru", ">=", "nine"],
+        vec!["missing", "=", "x"],
+        vec!["cru", "~", "1"],
+        vec!["cru", "="],
+    ] {
+        let err = redis::cmd("OBJ.FIND")
+            .arg(url)
+            .arg(&bad)
+            .query::<Vec<u64>>(&mut con)
+            .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            redis::ErrorKind::ResponseError,
+            "{bad:?}: {err}"
+        );
+    }
+    // a unique field already held is refused
+    let dup = redis::cmd("OBJ.NEW")
+        .arg(url)
+        .arg(r#"{"node_id": "node-07", "farm_id": 1, "cru": 1}"#)
+        .query::<u64>(&mut con)
+        .unwrap_err();
+    assert!(dup.to_string().contains("unique"), "{dup}");
+    assert_eq!(find(&mut con, &["node_id", "=", "node-07"]), [7]);
+}

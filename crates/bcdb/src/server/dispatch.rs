@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use resp::Reply;
 
-use super::{basic, hash, keys, ledger, typed, Shared};
+use super::{basic, hash, keys, ledger, query, typed, Shared};
 use crate::db::{Applied, Bcdb, DbError};
 use crate::state::Command;
 
@@ -153,6 +153,9 @@ pub(crate) const COMMANDS: &[(&str, i32, Handler)] = &[
     ("OBJ.GET", -2, typed::obj_get),
     ("OBJ.DEL", -2, typed::obj_del),
     ("OBJ.HISTORY", -2, typed::obj_history),
+    ("OBJ.FIND", -5, query::obj_find),
+    ("OBJ.COUNT", -5, query::obj_count),
+    ("OBJ.SEARCH", -3, query::obj_search),
     ("LEDGER.CHECKPOINT", 1, ledger::checkpoint),
     ("LEDGER.ROOT", 1, ledger::root),
     ("LEDGER.VGET", -2, ledger::vget),
