@@ -24,6 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}"
   }
 fi
+# redis and pynacl from PyPI: the pure-Python BCDB client (python/) and its tests
+python3 -c 'import nacl, redis' 2>/dev/null || python3 -m pip install -q redis pynacl || echo "warning: could not pip-install redis and pynacl; the Python client tests will skip" >&2
 # A redis-server started by the package would hold port 6379; benchmarks
 # start their own.
 if command -v systemctl >/dev/null 2>&1; then

@@ -1,0 +1,164 @@
+"""The canonical ledger entry (crates/bcdb/src/entry.rs): decoding, encoding and the
+author signature.
+
+```text
+u8     version (1)
+u64 LE seq, u64 LE time_ms
+u8     op           1 put, 2 delete, 3 schema put, 4 acl put, 5 create
+u16 LE + bytes      namespace (1..=255 bytes)
+u16 LE + bytes      collection (..=1024 bytes)
+u64 LE object_id
+[32]   schema_hash, [32] value_hash
+u64 LE value_len
+u8     author flag  0: none; 1: followed by [32] ed25519 key and [64] signature
+```
+
+Decoding is as strict as Rust's, with the same error messages. An author signs what they
+decide (namespace, collection, object id — 0 for a creation —, op, schema and value hash),
+not the seq or time the ledger assigns.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from .errors import EntryError, SignatureError
+from .keys import is_point, payload, verify_signature
+
+ENTRY_VERSION = 1
+MAX_NAMESPACE = 255
+MAX_COLLECTION = 1024
+
+
+class Op(enum.IntEnum):
+    """What an entry does (its code in the entry)."""
+
+    PUT = 1
+    DELETE = 2
+    SCHEMA_PUT = 3
+    ACL_PUT = 4
+    CREATE = 5
+
+
+@dataclass(frozen=True)
+class Author:
+    """An author's key (32 bytes) and signature (64 bytes) over `author_payload`."""
+
+    key: bytes
+    signature: bytes
+
+
+def value_hash(value: bytes) -> bytes:
+    """SHA-256 of a value, as entries record it."""
+    return hashlib.sha256(value).digest()
+
+
+def author_payload(namespace: bytes, collection: bytes, object_id: int, op: Op,
+                   schema_hash: bytes, value_hash_: bytes) -> bytes:
+    """What an author signs for a change (`Entry::author_payload`)."""
+    return payload("bcdb-change", namespace, collection, object_id, bytes([int(op)]),
+                   schema_hash, value_hash_)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger entry."""
+
+    seq: int
+    time_ms: int
+    op: Op
+    namespace: bytes
+    collection: bytes
+    object_id: int
+    schema_hash: bytes
+    value_hash: bytes
+    value_len: int
+    author: Author | None = None
+
+    def encode(self) -> bytes:
+        """The canonical bytes."""
+        out = bytearray(struct.pack("<BQQB", ENTRY_VERSION, self.seq, self.time_ms,
+                                    int(self.op)))
+        for name in (self.namespace, self.collection):
+            out += struct.pack("<H", len(name)) + name
+        out += struct.pack("<Q", self.object_id) + self.schema_hash + self.value_hash
+        out += struct.pack("<Q", self.value_len)
+        if self.author is None:
+            out.append(0)
+        else:
+            out += b"\x01" + self.author.key + self.author.signature
+        return bytes(out)
+
+    @staticmethod
+    def decode(data: bytes) -> Entry:
+        """Parses canonical bytes: known version and op, bounded names, a valid author key,
+        nothing after the last field. Raises `EntryError`."""
+        r = _Reader(bytes(data))
+        version = r.u8()
+        if version != ENTRY_VERSION:
+            raise EntryError("version", f"unknown entry version {version}")
+        seq, time_ms, code = r.u64(), r.u64(), r.u8()
+        if code not in Op._value2member_map_:
+            raise EntryError("op", f"unknown entry op {code}")
+        namespace = r.name(MAX_NAMESPACE, "namespace")
+        if not namespace:
+            raise EntryError("bad", "empty namespace")
+        collection = r.name(MAX_COLLECTION, "collection")
+        object_id, schema_hash, value_hash_, value_len = r.u64(), r.take(32), r.take(32), r.u64()
+        flag = r.u8()
+        if flag == 0:
+            author = None
+        elif flag == 1:
+            key = r.take(32)
+            if not is_point(key):
+                raise EntryError("bad", "author key is not an ed25519 point")
+            author = Author(key, r.take(64))
+        else:
+            raise EntryError("bad", f"author flag {flag}")
+        if r.at != len(r.data):
+            raise EntryError("trailing", f"{len(r.data) - r.at} bytes after the end of the entry")
+        return Entry(seq, time_ms, Op(code), namespace, collection, object_id, schema_hash,
+                     value_hash_, value_len, author)
+
+    def signed_payload(self) -> bytes:
+        """The bytes the author signed (object id 0 for a creation)."""
+        signed_id = 0 if self.op == Op.CREATE else self.object_id
+        return author_payload(self.namespace, self.collection, signed_id, self.op,
+                              self.schema_hash, self.value_hash)
+
+    def verify_author(self) -> bytes | None:
+        """Checks the author signature; returns the author's key, or None when the entry is
+        not signed. Raises `SignatureError` when the signature does not verify."""
+        if self.author is None:
+            return None
+        if not verify_signature(self.author.key, self.signed_payload(), self.author.signature):
+            raise SignatureError("bad_signature",
+                                 f"author signature by {self.author.key.hex()} does not verify")
+        return self.author.key
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.at = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.at + n > len(self.data):
+            raise EntryError("truncated", f"entry truncated at byte {self.at}")
+        out = self.data[self.at:self.at + n]
+        self.at += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u64(self) -> int:
+        return struct.unpack("<Q", self.take(8))[0]
+
+    def name(self, most: int, what: str) -> bytes:
+        size = struct.unpack("<H", self.take(2))[0]
+        if size > most:
+            raise EntryError("bad", f"{what} of {size} bytes (at most {most})")
+        return self.take(size)
