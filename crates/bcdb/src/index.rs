@@ -9,7 +9,10 @@
 //! Tables: `field_index (ns, coll, field, value, id)` for `*`/`**`/`&`
 //! fields (values keep their SQLite type, so integers and reals compare as
 //! numbers and text as text), `uniq (ns, coll, field, value) → id` for `&`
-//! fields, and an FTS5 table for `***` fields.
+//! fields, and an FTS5 table for `***` fields whose rows are found through
+//! `fts_docs` (doc = FTS rowid → object): FTS5 cannot look rows up by an
+//! unindexed column, so deleting an object's text by (ns, coll, id) there
+//! would scan every document.
 
 use std::path::Path;
 
@@ -28,7 +31,13 @@ CREATE TABLE IF NOT EXISTS uniq (
     ns BLOB NOT NULL, coll TEXT NOT NULL, field TEXT NOT NULL, value ANY, id INTEGER NOT NULL,
     PRIMARY KEY (ns, coll, field, value)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(ns UNINDEXED, coll UNINDEXED, id UNINDEXED, field UNINDEXED, text);
+CREATE INDEX IF NOT EXISTS field_index_object ON field_index (ns, coll, id);
+CREATE INDEX IF NOT EXISTS uniq_object ON uniq (ns, coll, id);
+CREATE TABLE IF NOT EXISTS fts_docs (
+    doc INTEGER PRIMARY KEY, ns BLOB NOT NULL, coll TEXT NOT NULL, id INTEGER NOT NULL, field TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fts_docs_object ON fts_docs (ns, coll, id);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text);
 ";
 
 /// Most results one query returns.
@@ -184,9 +193,13 @@ impl Index {
         for (field, body) in text {
             self.conn
                 .prepare_cached(
-                    "INSERT INTO fts (ns, coll, id, field, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO fts_docs (ns, coll, id, field) VALUES (?1, ?2, ?3, ?4)",
                 )?
-                .execute(params![ns, coll, id, field, body])?;
+                .execute(params![ns, coll, id, field])?;
+            let doc = self.conn.last_insert_rowid();
+            self.conn
+                .prepare_cached("INSERT INTO fts (rowid, text) VALUES (?1, ?2)")?
+                .execute(params![doc, body])?;
         }
         Ok(())
     }
@@ -195,7 +208,13 @@ impl Index {
     pub fn remove(&mut self, ns: &[u8], coll: &str, id: u64) -> Result<(), IndexError> {
         self.begin()?;
         let id = id as i64;
-        for table in ["field_index", "uniq", "fts"] {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM fts WHERE rowid IN \
+                 (SELECT doc FROM fts_docs WHERE ns = ?1 AND coll = ?2 AND id = ?3)",
+            )?
+            .execute(params![ns, coll, id])?;
+        for table in ["fts_docs", "field_index", "uniq"] {
             self.conn
                 .prepare_cached(&format!(
                     "DELETE FROM {table} WHERE ns = ?1 AND coll = ?2 AND id = ?3"
@@ -240,7 +259,9 @@ impl Index {
         limit: usize,
     ) -> Result<Vec<u64>, IndexError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT id FROM fts WHERE fts MATCH ?1 AND ns = ?2 AND coll = ?3 ORDER BY rank LIMIT ?4",
+            "SELECT d.id FROM fts JOIN fts_docs d ON d.doc = fts.rowid \
+             WHERE fts MATCH ?1 AND d.ns = ?2 AND d.coll = ?3 \
+             GROUP BY d.id ORDER BY min(fts.rank) LIMIT ?4",
         )?;
         let bad =
             |e: rusqlite::Error| IndexError::Query(format!("bad search query {query:?}: {e}"));
