@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
-# BCDB ledger write throughput on this machine (partial: the full BCDB
-# benchmark adds verified reads, find/search latency at 1M objects and
-# bytes on disk against SQLite).
+# BCDB benchmarks on this machine:
+#  1. ledger_bench: ledger write throughput with schema-less 200-byte values, batched (one
+#     fsync per batch) and signed single writes (one commit each), ROUNDS rounds;
+#  2. scale_bench: typed node records through Bcdb::execute at OBJECTS objects (batched
+#     writes, verified reads with proof bytes, find/search p50/p99, signed single writes,
+#     bytes on disk against the same objects as JSON rows in SQLite), once.
 #
-# usage: bench/bcdb/run.sh [ENTRIES] [BATCH]   (defaults 200000 1000)
+# usage: bench/bcdb/run.sh [ENTRIES] [BATCH] [OBJECTS]   (defaults 200000 1000 1000000)
+#   ROUNDS=3      ledger_bench rounds (0 skips it)
+#   OBJECTS=0     skips scale_bench
+# Raw output goes to stdout, e.g. `bench/bcdb/run.sh | tee bench/results/<date>-<host>/bcdb-scale.txt`.
+# scale_bench prints its load rate every 10 % of OBJECTS: watch it before waiting for 1M.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -q -p bcdb --example ledger_bench
-BIN=${CARGO_TARGET_DIR:-target}/release/examples/ledger_bench
-for round in 1 2 3; do
-  echo "round $round"
-  "$BIN" "${1:-200000}" "${2:-1000}"
+ENTRIES=${1:-200000}
+BATCH=${2:-1000}
+OBJECTS=${3:-1000000}
+ROUNDS=${ROUNDS:-3}
+cargo build --release -q -p bcdb --example ledger_bench --example scale_bench
+DIR=${CARGO_TARGET_DIR:-target}/release/examples
+echo "# $(date -u +%FT%TZ) $(hostname) $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "ledger_bench round $round"
+  "$DIR/ledger_bench" "$ENTRIES" "$BATCH"
 done
+if [ "$OBJECTS" != 0 ]; then
+  echo "scale_bench $OBJECTS $BATCH"
+  /usr/bin/time -f "scale_bench: %e s wall, %M KiB max RSS" "$DIR/scale_bench" "$OBJECTS" "$BATCH"
+fi

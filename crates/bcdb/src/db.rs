@@ -312,6 +312,15 @@ fn index_entry(
                 return Ok(());
             };
             match schema_of(ns, entry).and_then(|s| rows(ns, s, value)) {
+                // a creation has no rows to replace
+                Some((values, unique, text)) if entry.op == Op::Create => index.insert(
+                    &entry.namespace,
+                    &coll,
+                    entry.object_id,
+                    &values,
+                    &unique,
+                    &text,
+                )?,
                 Some((values, unique, text)) => index.put(
                     &entry.namespace,
                     &coll,

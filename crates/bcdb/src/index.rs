@@ -94,6 +94,8 @@ impl Index {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A 64 MiB page cache keeps the index B-trees' upper levels in memory at millions of rows.
+        conn.pragma_update(None, "cache_size", -65536)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Index { conn, in_tx: false })
     }
@@ -179,6 +181,20 @@ impl Index {
         text: &[(String, String)],
     ) -> Result<(), IndexError> {
         self.remove(ns, coll, id)?;
+        self.insert(ns, coll, id, values, unique, text)
+    }
+
+    /// [`Index::put`] for an object that has no rows yet (a creation): skips the removal.
+    pub fn insert(
+        &mut self,
+        ns: &[u8],
+        coll: &str,
+        id: u64,
+        values: &[(String, IndexValue)],
+        unique: &[String],
+        text: &[(String, String)],
+    ) -> Result<(), IndexError> {
+        self.begin()?;
         let id = id as i64;
         for (field, value) in values {
             self.conn
