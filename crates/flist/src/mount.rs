@@ -281,7 +281,7 @@ impl MountHandle {
         self.fetcher.stop();
         let mut result = Ok(());
         if let Some(session) = self.session.take() {
-            match overlay::unmount(&self.mountpoint, false) {
+            match overlay::unmount_when_released(&self.mountpoint) {
                 Ok(()) => {
                     if session.join().is_err() {
                         tracing::warn!(mountpoint = %self.mountpoint.display(), "FUSE session ended with an error");

@@ -43,9 +43,30 @@ impl Drop for OverlayHandle {
     }
 }
 
-/// Unmounts `path`; when busy, detaches it and still reports the error.
+/// Unmounts `path`, waiting up to [`RELEASE_GRACE`] while it is busy: a
+/// file closed just before (say, by a command that has just exited) keeps
+/// the mount busy until the kernel has delivered its release.
+pub(super) fn unmount_when_released(path: &Path) -> io::Result<()> {
+    let deadline = std::time::Instant::now() + RELEASE_GRACE;
+    loop {
+        match unmount(path, false) {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long an unmount waits for late file releases before giving up.
+const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Unmounts `path`; when still busy after the grace, detaches it and still reports the error.
 fn unmount_or_detach(path: &Path) -> Result<(), MountError> {
-    match unmount(path, false) {
+    match unmount_when_released(path) {
         Ok(()) => Ok(()),
         Err(e) => {
             if let Err(e) = unmount(path, true) {
