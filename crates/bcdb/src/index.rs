@@ -6,14 +6,17 @@
 //! ledger commit, so a crash leaves the index at a commit boundary, and the
 //! replay on open brings it forward.
 //!
-//! Tables: `field_index (ns, coll, field, value, id)` for `*`/`**`/`&`
-//! fields (values keep their SQLite type, so integers and reals compare as
-//! numbers and text as text), `uniq (ns, coll, field, value) → id` for `&`
-//! fields, and an FTS5 table for `***` fields whose rows are found through
-//! `fts_docs` (doc = FTS rowid → object): FTS5 cannot look rows up by an
-//! unindexed column, so deleting an object's text by (ns, coll, id) there
-//! would scan every document.
+//! Every (namespace, collection, field) is interned once in `columns` as a
+//! small integer `cid`, so index keys are `(cid, value, id)` rather than
+//! repeating the names in every row. Tables: `field_index (cid, value, id)`
+//! for `*`/`**`/`&` fields (values keep their SQLite type, so integers and
+//! reals compare as numbers and text as text), `uniq (cid, value) → id` for
+//! `&` fields, and an FTS5 table for `***` fields whose rows are found
+//! through `fts_docs` (doc = FTS rowid → object): FTS5 cannot look rows up
+//! by an unindexed column, so deleting an object's text there would scan
+//! every document.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::types::Value as SqlValue;
@@ -23,23 +26,22 @@ use crate::object::IndexValue;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS field_index (
-    ns BLOB NOT NULL, coll TEXT NOT NULL, field TEXT NOT NULL, value ANY, id INTEGER NOT NULL,
-    PRIMARY KEY (ns, coll, field, value, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS uniq (
-    ns BLOB NOT NULL, coll TEXT NOT NULL, field TEXT NOT NULL, value ANY, id INTEGER NOT NULL,
-    PRIMARY KEY (ns, coll, field, value)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS field_index_object ON field_index (ns, coll, id);
-CREATE INDEX IF NOT EXISTS uniq_object ON uniq (ns, coll, id);
-CREATE TABLE IF NOT EXISTS fts_docs (
-    doc INTEGER PRIMARY KEY, ns BLOB NOT NULL, coll TEXT NOT NULL, id INTEGER NOT NULL, field TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS columns (
+    cid INTEGER PRIMARY KEY, ns BLOB NOT NULL, coll TEXT NOT NULL, field TEXT NOT NULL,
+    UNIQUE (ns, coll, field)
 );
-CREATE INDEX IF NOT EXISTS fts_docs_object ON fts_docs (ns, coll, id);
+CREATE TABLE IF NOT EXISTS field_index (
+    cid INTEGER NOT NULL, value ANY, id INTEGER NOT NULL, PRIMARY KEY (cid, value, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS field_index_object ON field_index (id, cid);
+CREATE TABLE IF NOT EXISTS uniq (
+    cid INTEGER NOT NULL, value ANY, id INTEGER NOT NULL, PRIMARY KEY (cid, value)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uniq_object ON uniq (id, cid);
+CREATE TABLE IF NOT EXISTS fts_docs (doc INTEGER PRIMARY KEY, cid INTEGER NOT NULL, id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS fts_docs_object ON fts_docs (id, cid);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text);
 ";
-
 /// Most results one query returns.
 pub const MAX_LIMIT: usize = 10_000;
 
@@ -86,6 +88,8 @@ fn sql(v: &IndexValue) -> SqlValue {
 pub struct Index {
     conn: Connection,
     in_tx: bool,
+    /// Interned (namespace, collection, field) → cid.
+    cids: HashMap<(Vec<u8>, String, String), i64>,
 }
 
 impl Index {
@@ -97,7 +101,11 @@ impl Index {
         // A 64 MiB page cache keeps the index B-trees' upper levels in memory at millions of rows.
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Index { conn, in_tx: false })
+        Ok(Index {
+            conn,
+            in_tx: false,
+            cids: HashMap::new(),
+        })
     }
 
     /// The next ledger seq this index has not applied.
@@ -129,6 +137,49 @@ impl Index {
         Ok(())
     }
 
+    /// The cid of (ns, coll, field), if it was ever indexed.
+    fn cid(&self, ns: &[u8], coll: &str, field: &str) -> Result<Option<i64>, IndexError> {
+        if let Some(cid) = self
+            .cids
+            .get(&(ns.to_vec(), coll.to_string(), field.to_string()))
+        {
+            return Ok(Some(*cid));
+        }
+        Ok(self
+            .conn
+            .prepare_cached("SELECT cid FROM columns WHERE ns = ?1 AND coll = ?2 AND field = ?3")?
+            .query_row(params![ns, coll, field], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The cid of (ns, coll, field), interned on first use.
+    fn cid_or_new(&mut self, ns: &[u8], coll: &str, field: &str) -> Result<i64, IndexError> {
+        let key = (ns.to_vec(), coll.to_string(), field.to_string());
+        if let Some(cid) = self.cids.get(&key) {
+            return Ok(*cid);
+        }
+        let cid = match self.cid(ns, coll, field)? {
+            Some(cid) => cid,
+            None => {
+                self.conn
+                    .prepare_cached("INSERT INTO columns (ns, coll, field) VALUES (?1, ?2, ?3)")?
+                    .execute(params![ns, coll, field])?;
+                self.conn.last_insert_rowid()
+            }
+        };
+        self.cids.insert(key, cid);
+        Ok(cid)
+    }
+
+    /// The cids of every field of (ns, coll).
+    fn cids_of(&self, ns: &[u8], coll: &str) -> Result<Vec<i64>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT cid FROM columns WHERE ns = ?1 AND coll = ?2")?;
+        let rows = stmt.query_map(params![ns, coll], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The object holding `value` in unique field `field`, if any.
     pub fn unique_holder(
         &self,
@@ -137,13 +188,13 @@ impl Index {
         field: &str,
         value: &IndexValue,
     ) -> Result<Option<u64>, IndexError> {
+        let Some(cid) = self.cid(ns, coll, field)? else {
+            return Ok(None);
+        };
         let id: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT id FROM uniq WHERE ns = ?1 AND coll = ?2 AND field = ?3 AND value = ?4",
-                params![ns, coll, field, sql(value)],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT id FROM uniq WHERE cid = ?1 AND value = ?2")?
+            .query_row(params![cid, sql(value)], |r| r.get(0))
             .optional()?;
         Ok(id.map(|i| i as u64))
     }
@@ -197,21 +248,21 @@ impl Index {
         self.begin()?;
         let id = id as i64;
         for (field, value) in values {
+            let cid = self.cid_or_new(ns, coll, field)?;
             self.conn
-                .prepare_cached("INSERT OR IGNORE INTO field_index VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![ns, coll, field, sql(value), id])?;
+                .prepare_cached("INSERT OR IGNORE INTO field_index VALUES (?1, ?2, ?3)")?
+                .execute(params![cid, sql(value), id])?;
             if unique.contains(field) {
                 self.conn
-                    .prepare_cached("INSERT OR REPLACE INTO uniq VALUES (?1, ?2, ?3, ?4, ?5)")?
-                    .execute(params![ns, coll, field, sql(value), id])?;
+                    .prepare_cached("INSERT OR REPLACE INTO uniq VALUES (?1, ?2, ?3)")?
+                    .execute(params![cid, sql(value), id])?;
             }
         }
         for (field, body) in text {
+            let cid = self.cid_or_new(ns, coll, field)?;
             self.conn
-                .prepare_cached(
-                    "INSERT INTO fts_docs (ns, coll, id, field) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![ns, coll, id, field])?;
+                .prepare_cached("INSERT INTO fts_docs (cid, id) VALUES (?1, ?2)")?
+                .execute(params![cid, id])?;
             let doc = self.conn.last_insert_rowid();
             self.conn
                 .prepare_cached("INSERT INTO fts (rowid, text) VALUES (?1, ?2)")?
@@ -224,18 +275,17 @@ impl Index {
     pub fn remove(&mut self, ns: &[u8], coll: &str, id: u64) -> Result<(), IndexError> {
         self.begin()?;
         let id = id as i64;
-        self.conn
-            .prepare_cached(
-                "DELETE FROM fts WHERE rowid IN \
-                 (SELECT doc FROM fts_docs WHERE ns = ?1 AND coll = ?2 AND id = ?3)",
-            )?
-            .execute(params![ns, coll, id])?;
-        for table in ["fts_docs", "field_index", "uniq"] {
+        for cid in self.cids_of(ns, coll)? {
             self.conn
-                .prepare_cached(&format!(
-                    "DELETE FROM {table} WHERE ns = ?1 AND coll = ?2 AND id = ?3"
-                ))?
-                .execute(params![ns, coll, id])?;
+                .prepare_cached(
+                    "DELETE FROM fts WHERE rowid IN (SELECT doc FROM fts_docs WHERE id = ?1 AND cid = ?2)",
+                )?
+                .execute(params![id, cid])?;
+            for table in ["fts_docs", "field_index", "uniq"] {
+                self.conn
+                    .prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1 AND cid = ?2"))?
+                    .execute(params![id, cid])?;
+            }
         }
         Ok(())
     }
@@ -249,7 +299,9 @@ impl Index {
         after: u64,
         limit: usize,
     ) -> Result<Vec<u64>, IndexError> {
-        let (sql_text, args) = query(ns, coll, conds, after)?;
+        let Some((sql_text, args)) = self.query(ns, coll, conds, after)? else {
+            return Ok(Vec::new());
+        };
         let sql_text = format!("{sql_text} ORDER BY id LIMIT {}", limit.min(MAX_LIMIT));
         let mut stmt = self.conn.prepare_cached(&sql_text)?;
         let ids = stmt.query_map(params_from_iter(args), |r| r.get::<_, i64>(0))?;
@@ -258,7 +310,9 @@ impl Index {
 
     /// How many objects match every condition.
     pub fn count(&self, ns: &[u8], coll: &str, conds: &[Cond]) -> Result<u64, IndexError> {
-        let (sql_text, args) = query(ns, coll, conds, 0)?;
+        let Some((sql_text, args)) = self.query(ns, coll, conds, 0)? else {
+            return Ok(0);
+        };
         let sql_text = format!("SELECT COUNT(*) FROM ({sql_text})");
         let n: i64 = self
             .conn
@@ -274,15 +328,24 @@ impl Index {
         query: &str,
         limit: usize,
     ) -> Result<Vec<u64>, IndexError> {
-        let mut stmt = self.conn.prepare_cached(
+        let cids = self.cids_of(ns, coll)?;
+        if cids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = cids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT d.id FROM fts JOIN fts_docs d ON d.doc = fts.rowid \
-             WHERE fts MATCH ?1 AND d.ns = ?2 AND d.coll = ?3 \
-             GROUP BY d.id ORDER BY min(fts.rank) LIMIT ?4",
-        )?;
+             WHERE fts MATCH ?1 AND d.cid IN ({list}) \
+             GROUP BY d.id ORDER BY min(fts.rank) LIMIT ?2"
+        ))?;
         let bad =
             |e: rusqlite::Error| IndexError::Query(format!("bad search query {query:?}: {e}"));
         let rows = stmt
-            .query_map(params![query, ns, coll, limit.min(MAX_LIMIT) as i64], |r| {
+            .query_map(params![query, limit.min(MAX_LIMIT) as i64], |r| {
                 r.get::<_, i64>(0)
             })
             .map_err(bad)?;
@@ -290,67 +353,60 @@ impl Index {
             .collect::<Result<_, _>>()
             .map_err(bad)
     }
-}
 
-/// The SELECT of ids matching `conds` (an INTERSECT of one SELECT per condition).
-fn query(
-    ns: &[u8],
-    coll: &str,
-    conds: &[Cond],
-    after: u64,
-) -> Result<(String, Vec<SqlValue>), IndexError> {
-    if conds.is_empty() {
-        return Err(IndexError::Query("give at least one condition".into()));
-    }
-    if conds.len() > 16 {
-        return Err(IndexError::Query("at most 16 conditions".into()));
-    }
-    let mut parts = Vec::new();
-    let mut args: Vec<SqlValue> = Vec::new();
-    for cond in conds {
-        let base = "SELECT id FROM field_index WHERE ns = ? AND coll = ? AND field = ? AND id > ?";
-        args.extend([
-            SqlValue::Blob(ns.to_vec()),
-            SqlValue::Text(coll.to_string()),
-        ]);
-        match cond {
-            Cond::Eq(field, v) => {
-                args.extend([
-                    SqlValue::Text(field.clone()),
-                    SqlValue::Integer(after as i64),
-                    sql(v),
-                ]);
-                parts.push(format!("{base} AND value = ?"));
-            }
-            Cond::Range(field, lo, hi) => {
-                args.extend([
-                    SqlValue::Text(field.clone()),
-                    SqlValue::Integer(after as i64),
-                ]);
-                let mut text = base.to_string();
-                if let Some(lo) = lo {
-                    text.push_str(" AND value >= ?");
-                    args.push(sql(lo));
+    /// The SELECT of ids matching `conds` (an INTERSECT of one SELECT per
+    /// condition), or `None` when a field was never indexed (nothing matches).
+    fn query(
+        &self,
+        ns: &[u8],
+        coll: &str,
+        conds: &[Cond],
+        after: u64,
+    ) -> Result<Option<(String, Vec<SqlValue>)>, IndexError> {
+        if conds.is_empty() {
+            return Err(IndexError::Query("give at least one condition".into()));
+        }
+        if conds.len() > 16 {
+            return Err(IndexError::Query("at most 16 conditions".into()));
+        }
+        let mut parts = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        for cond in conds {
+            let field = match cond {
+                Cond::Eq(f, _) | Cond::Range(f, _, _) | Cond::Prefix(f, _) => f,
+            };
+            let Some(cid) = self.cid(ns, coll, field)? else {
+                return Ok(None);
+            };
+            let base = "SELECT id FROM field_index WHERE cid = ? AND id > ?";
+            args.extend([SqlValue::Integer(cid), SqlValue::Integer(after as i64)]);
+            match cond {
+                Cond::Eq(_, v) => {
+                    args.push(sql(v));
+                    parts.push(format!("{base} AND value = ?"));
                 }
-                if let Some(hi) = hi {
-                    text.push_str(" AND value <= ?");
-                    args.push(sql(hi));
+                Cond::Range(_, lo, hi) => {
+                    let mut text = base.to_string();
+                    if let Some(lo) = lo {
+                        text.push_str(" AND value >= ?");
+                        args.push(sql(lo));
+                    }
+                    if let Some(hi) = hi {
+                        text.push_str(" AND value <= ?");
+                        args.push(sql(hi));
+                    }
+                    parts.push(text);
                 }
-                parts.push(text);
-            }
-            Cond::Prefix(field, prefix) => {
-                args.extend([
-                    SqlValue::Text(field.clone()),
-                    SqlValue::Integer(after as i64),
-                ]);
-                // [prefix, prefix + U+10FFFF) covers exactly the strings starting with prefix
-                args.extend([
-                    SqlValue::Text(prefix.clone()),
-                    SqlValue::Text(format!("{prefix}\u{10FFFF}")),
-                ]);
-                parts.push(format!("{base} AND value >= ? AND value < ?"));
+                Cond::Prefix(_, prefix) => {
+                    // [prefix, prefix + U+10FFFF) covers exactly the strings starting with prefix
+                    args.extend([
+                        SqlValue::Text(prefix.clone()),
+                        SqlValue::Text(format!("{prefix}\u{10FFFF}")),
+                    ]);
+                    parts.push(format!("{base} AND value >= ? AND value < ?"));
+                }
             }
         }
+        Ok(Some((parts.join(" INTERSECT "), args)))
     }
-    Ok((parts.join(" INTERSECT "), args))
 }
