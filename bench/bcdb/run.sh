@@ -19,7 +19,12 @@ OBJECTS=${3:-1000000}
 ROUNDS=${ROUNDS:-3}
 cargo build --release -q -p bcdb --example ledger_bench --example scale_bench
 DIR=${CARGO_TARGET_DIR:-target}/release/examples
-echo "# $(date -u +%FT%TZ) $(hostname) $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+if REV=$(git rev-parse --short HEAD 2>/dev/null); then
+  git diff --quiet HEAD -- || REV="$REV, dirty tree"
+else
+  REV="not a git checkout"
+fi
+echo "# $(date -u +%FT%TZ) $(hostname) $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), $REV"
 for round in $(seq 1 "$ROUNDS"); do
   echo "ledger_bench round $round"
   "$DIR/ledger_bench" "$ENTRIES" "$BATCH"
