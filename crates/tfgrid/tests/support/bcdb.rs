@@ -3,8 +3,9 @@
 //! when a test fails, and the process killed in `Drop`. Also a throwaway `redis-server` to
 //! compare answers with.
 
+use super::free_port;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,13 +20,6 @@ use super::wait_for;
 
 /// How long a server may take to answer PING.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
-}
 
 fn answers_ping(addr: SocketAddr) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else {

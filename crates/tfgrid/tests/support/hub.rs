@@ -2,7 +2,7 @@
 //! data directory, readiness with a deadline, restart on the same data, and
 //! the process stopped in `Drop`.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -40,10 +40,7 @@ impl HubProc {
 
     fn spawn(&mut self) {
         if self.port == 0 {
-            self.port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("free port");
+            self.port = super::free_port();
         }
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -30,7 +30,8 @@ pub struct Zdb {
     _tmp: Option<tempfile::TempDir>,
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on right now (bound and released).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
