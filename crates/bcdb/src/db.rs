@@ -6,7 +6,7 @@ use identity::KeyPair;
 
 use crate::checkpoint::Checkpoint;
 use crate::entry::{Entry, Op};
-use crate::index::{Cond, Index, IndexError};
+use crate::index::{Cond, Index, IndexError, Rows};
 use crate::ledger::{Ledger, LedgerError, VerifiedRecord};
 use crate::object::Object;
 use crate::schema::Schema;
@@ -73,13 +73,6 @@ fn schema_of<'s>(ns: &'s NamespaceState, entry: &Entry) -> Option<&'s Schema> {
         .find(|s| s.hash() == entry.schema_hash)
 }
 
-/// Index rows of a typed value: (values, unique field names, full-text fields).
-type Rows = (
-    Vec<(String, crate::object::IndexValue)>,
-    Vec<String>,
-    Vec<(String, String)>,
-);
-
 fn rows(ns: &NamespaceState, schema: &Schema, value: &[u8]) -> Option<Rows> {
     let resolve = |url: &str| {
         ns.schemas
@@ -88,17 +81,16 @@ fn rows(ns: &NamespaceState, schema: &Schema, value: &[u8]) -> Option<Rows> {
             .map(|(_, s)| s.clone())
     };
     let object = Object::decode(value, schema, &resolve).ok()?;
-    let unique = schema
-        .fields()
-        .iter()
-        .filter(|f| f.is_unique())
-        .map(|f| f.name().to_string())
-        .collect();
-    Some((
-        object.index_values(schema, &resolve),
-        unique,
-        object.fulltext(schema, &resolve),
-    ))
+    Some(Rows {
+        values: object.index_values(schema, &resolve),
+        unique: schema
+            .fields()
+            .iter()
+            .filter(|f| f.is_unique())
+            .map(|f| f.name().to_string())
+            .collect(),
+        text: object.fulltext(schema, &resolve),
+    })
 }
 
 fn now_ms() -> u64 {
@@ -120,17 +112,31 @@ impl Bcdb {
         let mut ledger = Ledger::open(dir, key, origin)?;
         let mut index = Index::open(&dir.join("index.sqlite"))?;
         let mut state = State::new();
-        // The index may lag the ledger (a crash between the two commits, or
-        // a deleted index file): entries it has not seen are indexed again.
-        let indexed = index.applied()?.min(ledger.len());
+        // The index may lag the ledger (a crash before its transaction
+        // committed, or a deleted index file): entries it has not seen are
+        // indexed again. It may also be ahead, when the ledger lost entries
+        // it had not made durable: then it holds rows of entries that no
+        // longer exist, and is rebuilt whole.
+        let mut indexed = index.applied()?;
+        if indexed > ledger.len() {
+            tracing::warn!(
+                indexed,
+                ledger = ledger.len(),
+                "index is ahead of the ledger; rebuilding it"
+            );
+            index.clear()?;
+            indexed = 0;
+        }
         for seq in 0..ledger.len() {
             let (entry, value) = ledger.get(seq)?;
             state.apply(&entry, &value)?;
             if seq >= indexed {
-                index_entry(&mut index, &state, &entry, &value)?;
+                let rows = typed_rows(&state, &entry, &value);
+                let old = previous_rows(&mut ledger, &state, &entry)?;
+                index_entry(&mut index, &entry, rows, old)?;
             }
         }
-        index.commit(ledger.len())?;
+        index.commit(ledger.len(), true)?;
         Ok(Bcdb {
             ledger,
             state,
@@ -144,14 +150,20 @@ impl Bcdb {
     pub fn execute(&mut self, command: &Command) -> Result<Vec<Applied>, DbError> {
         let seq = self.ledger.len();
         let planned = self.state.plan(command, seq, now_ms(), &*self.validator)?;
-        for (entry, value) in &planned {
-            self.check_unique(entry, value)?;
+        // decoded once: for the unique check and for the index
+        let rows: Vec<Option<Rows>> = planned
+            .iter()
+            .map(|(entry, value)| typed_rows(&self.state, entry, value))
+            .collect();
+        for ((entry, _), rows) in planned.iter().zip(&rows) {
+            self.check_unique(entry, rows.as_ref())?;
         }
         let mut applied = Vec::with_capacity(planned.len());
-        for (entry, value) in planned {
+        for ((entry, value), rows) in planned.into_iter().zip(rows) {
+            let old = previous_rows(&mut self.ledger, &self.state, &entry)?;
             self.ledger.append(&entry, &value)?;
             self.state.apply(&entry, &value)?;
-            index_entry(&mut self.index, &self.state, &entry, &value)?;
+            index_entry(&mut self.index, &entry, rows, old)?;
             applied.push(Applied {
                 seq: entry.seq,
                 object_id: entry.object_id,
@@ -163,26 +175,19 @@ impl Bcdb {
     /// Makes everything executed so far durable and signs a checkpoint.
     pub fn commit(&mut self, durable: bool) -> Result<Checkpoint, DbError> {
         let cp = self.ledger.commit(durable)?;
-        self.index.commit(self.ledger.len())?;
+        self.index.commit(self.ledger.len(), false)?;
         Ok(cp)
     }
 
     /// Refuses a typed write whose unique fields are held by another object.
-    fn check_unique(&self, entry: &Entry, value: &[u8]) -> Result<(), DbError> {
-        if !matches!(entry.op, Op::Create | Op::Put) || entry.collection.is_empty() {
-            return Ok(());
-        }
-        let Some(ns) = self.state.namespace(&entry.namespace) else {
-            return Ok(());
-        };
-        let Some((values, unique, _)) = schema_of(ns, entry).and_then(|s| rows(ns, s, value))
-        else {
+    fn check_unique(&self, entry: &Entry, rows: Option<&Rows>) -> Result<(), DbError> {
+        let Some(rows) = rows else {
             return Ok(());
         };
         let coll = String::from_utf8_lossy(&entry.collection);
         let id = (entry.op == Op::Put).then_some(entry.object_id);
         self.index
-            .check_unique(&entry.namespace, &coll, id, &values, &unique)
+            .check_unique(&entry.namespace, &coll, id, rows)
             .map_err(|e| match e {
                 IndexError::Unique { .. } => DbError::Refused(ApplyError::Invalid(e.to_string())),
                 other => DbError::Index(other),
@@ -294,46 +299,59 @@ impl Bcdb {
     }
 }
 
-/// Brings the index up to date with one recorded entry.
-fn index_entry(
-    index: &mut Index,
+/// The index rows of a typed create or put (`None` for anything else, or a
+/// value that is not an object of a known schema version). A create or put
+/// planned against `state` names a namespace and schema it holds.
+fn typed_rows(state: &State, entry: &Entry, value: &[u8]) -> Option<Rows> {
+    if !matches!(entry.op, Op::Create | Op::Put) || entry.collection.is_empty() {
+        return None;
+    }
+    let ns = state.namespace(&entry.namespace)?;
+    rows(ns, schema_of(ns, entry)?, value)
+}
+
+/// The rows the version of `entry`'s object before `entry` produced, if
+/// `entry` replaces or deletes a typed object (read back from the ledger).
+fn previous_rows(
+    ledger: &mut Ledger,
     state: &State,
     entry: &Entry,
-    value: &[u8],
+) -> Result<Option<Rows>, DbError> {
+    if !matches!(entry.op, Op::Put | Op::Delete) || entry.collection.is_empty() {
+        return Ok(None);
+    }
+    let Some(object) = state
+        .namespace(&entry.namespace)
+        .and_then(|ns| ns.objects.get(&entry.object_id))
+    else {
+        return Ok(None);
+    };
+    let Some(&before) = object.history.iter().rev().find(|&&seq| seq < entry.seq) else {
+        return Ok(None);
+    };
+    let (old_entry, old_value) = ledger.get(before)?;
+    Ok(typed_rows(state, &old_entry, &old_value))
+}
+
+/// Brings the index up to date with one recorded entry, given its rows and
+/// those of the version it replaces.
+fn index_entry(
+    index: &mut Index,
+    entry: &Entry,
+    rows: Option<Rows>,
+    old: Option<Rows>,
 ) -> Result<(), DbError> {
     if entry.collection.is_empty() {
         return Ok(());
     }
     let coll = String::from_utf8_lossy(&entry.collection);
-    match entry.op {
-        Op::Delete => index.remove(&entry.namespace, &coll, entry.object_id)?,
-        Op::Create | Op::Put => {
-            let Some(ns) = state.namespace(&entry.namespace) else {
-                return Ok(());
-            };
-            match schema_of(ns, entry).and_then(|s| rows(ns, s, value)) {
-                // a creation has no rows to replace
-                Some((values, unique, text)) if entry.op == Op::Create => index.insert(
-                    &entry.namespace,
-                    &coll,
-                    entry.object_id,
-                    &values,
-                    &unique,
-                    &text,
-                )?,
-                Some((values, unique, text)) => index.put(
-                    &entry.namespace,
-                    &coll,
-                    entry.object_id,
-                    &values,
-                    &unique,
-                    &text,
-                )?,
-                // not a typed object of a known schema version (validation was off): not indexed
-                None => index.remove(&entry.namespace, &coll, entry.object_id)?,
-            }
-        }
-        Op::SchemaPut | Op::AclPut => {}
+    let (ns, id) = (&entry.namespace, entry.object_id);
+    if let Some(old) = &old {
+        index.remove(ns, &coll, id, old)?;
+    }
+    // a value that is not a typed object of a known schema version (validation was off) is not indexed
+    if let (Op::Create | Op::Put, Some(rows)) = (entry.op, &rows) {
+        index.insert(ns, &coll, id, rows)?;
     }
     Ok(())
 }

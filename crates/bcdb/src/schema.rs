@@ -61,6 +61,8 @@ pub struct Schema {
     url: String,
     properties: BTreeMap<String, String>,
     fields: Vec<Field>,
+    /// [`Schema::hash`], computed once: every typed write compares it.
+    hash: [u8; 32],
 }
 
 /// A schema with what only its source text can tell: the md5 compatibility id and the
@@ -161,6 +163,22 @@ impl Schema {
 
     /// SHA-256 of [`Schema::to_text`]: the schema's identity in the ledger.
     pub fn hash(&self) -> [u8; 32] {
-        Sha256::digest(self.to_text().as_bytes()).into()
+        self.hash
+    }
+
+    /// A schema of these parts, with its identity hash.
+    pub(crate) fn new(
+        url: String,
+        properties: BTreeMap<String, String>,
+        fields: Vec<Field>,
+    ) -> Schema {
+        let mut schema = Schema {
+            url,
+            properties,
+            fields,
+            hash: [0; 32],
+        };
+        schema.hash = Sha256::digest(schema.to_text().as_bytes()).into();
+        schema
     }
 }

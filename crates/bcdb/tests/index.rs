@@ -1,28 +1,35 @@
 //! The SQLite index: equality, ranges and prefixes (numbers compare as numbers), unique fields, full-text search, count and pagination, and what a crash leaves.
 
-use bcdb::index::{Cond, Index, IndexError};
+use bcdb::index::{Cond, Index, IndexError, Rows};
 use bcdb::object::IndexValue::{Integer, Real, Text};
+
+/// The rows of farm `id`, as the object layer would produce them.
+fn farm(id: u64) -> Rows {
+    let values = vec![
+        ("name".to_string(), Text(format!("farm-{id:03}"))),
+        (
+            "country".to_string(),
+            Text(if id.is_multiple_of(2) { "BE" } else { "EG" }.into()),
+        ),
+        ("nodes".to_string(), Integer(id as i64 * 3)),
+        ("price".to_string(), Real(id as f64 / 10.0)),
+    ];
+    let text = vec![(
+        "description".to_string(),
+        format!("farm number {id} runs {} green nodes", id % 7),
+    )];
+    Rows {
+        values,
+        unique: vec!["name".into()],
+        text,
+    }
+}
 
 fn farms(index: &mut Index) {
     for id in 1..=100u64 {
-        let values = vec![
-            ("name".to_string(), Text(format!("farm-{id:03}"))),
-            (
-                "country".to_string(),
-                Text(if id % 2 == 0 { "BE" } else { "EG" }.into()),
-            ),
-            ("nodes".to_string(), Integer(id as i64 * 3)),
-            ("price".to_string(), Real(id as f64 / 10.0)),
-        ];
-        let text = vec![(
-            "description".to_string(),
-            format!("farm number {id} runs {} green nodes", id % 7),
-        )];
-        index
-            .put(b"grid", "farm", id, &values, &["name".into()], &text)
-            .unwrap();
+        index.insert(b"grid", "farm", id, &farm(id)).unwrap();
     }
-    index.commit(101).unwrap();
+    index.commit(101, true).unwrap();
 }
 
 #[test]
@@ -130,30 +137,30 @@ fn unique_fields_and_updates() {
     let mut index = Index::open(&dir.path().join("index.sqlite")).unwrap();
     farms(&mut index);
     let taken = vec![("name".to_string(), Text("farm-007".into()))];
-    match index.check_unique(b"grid", "farm", None, &taken, &["name".into()]) {
+    let taken = Rows {
+        values: taken,
+        unique: vec!["name".into()],
+        text: vec![],
+    };
+    match index.check_unique(b"grid", "farm", None, &taken) {
         Err(IndexError::Unique { field, id: 7 }) => assert_eq!(field, "name"),
         other => panic!("expected a unique conflict, got {other:?}"),
     }
     // the holder itself may keep its value
     index
-        .check_unique(b"grid", "farm", Some(7), &taken, &["name".into()])
+        .check_unique(b"grid", "farm", Some(7), &taken)
         .unwrap();
-    // an update replaces the old rows; a delete removes them
-    index
-        .put(
-            b"grid",
-            "farm",
-            7,
-            &[("name".into(), Text("renamed".into()))],
-            &["name".into()],
-            &[],
-        )
-        .unwrap();
-    index.remove(b"grid", "farm", 8).unwrap();
-    index.commit(103).unwrap();
-    index
-        .check_unique(b"grid", "farm", None, &taken, &["name".into()])
-        .unwrap();
+    // an update replaces the old version's rows; a delete removes them
+    index.remove(b"grid", "farm", 7, &farm(7)).unwrap();
+    let renamed = Rows {
+        values: vec![("name".into(), Text("renamed".into()))],
+        unique: vec!["name".into()],
+        text: vec![],
+    };
+    index.insert(b"grid", "farm", 7, &renamed).unwrap();
+    index.remove(b"grid", "farm", 8, &farm(8)).unwrap();
+    index.commit(103, true).unwrap();
+    index.check_unique(b"grid", "farm", None, &taken).unwrap();
     let eq = |v: &str| [Cond::Eq("name".into(), Text(v.into()))];
     assert!(index
         .find(b"grid", "farm", &eq("farm-007"), 0, 10)
@@ -180,17 +187,14 @@ fn an_uncommitted_batch_is_gone_after_a_crash() {
     {
         let mut index = Index::open(&path).unwrap();
         farms(&mut index);
-        index
-            .put(
-                b"grid",
-                "farm",
-                500,
-                &[("name".into(), Text("half".into()))],
-                &[],
-                &[],
-            )
-            .unwrap();
-        // dropped without commit: as after a crash mid-batch
+        let half = Rows {
+            values: vec![("name".into(), Text("half".into()))],
+            ..Rows::default()
+        };
+        index.insert(b"grid", "farm", 500, &half).unwrap();
+        // Left without commit or close, as after a crash mid-batch (dropping
+        // it would commit).
+        std::mem::forget(index);
     }
     let index = Index::open(&path).unwrap();
     assert_eq!(

@@ -154,11 +154,7 @@ impl Block {
     fn finish(self) -> ParsedSchema {
         ParsedSchema {
             md5: compat_md5(&self.url, &self.compat_lines),
-            schema: Schema {
-                url: self.url,
-                properties: self.properties,
-                fields: self.fields,
-            },
+            schema: Schema::new(self.url, self.properties, self.fields),
             warnings: self.warnings,
         }
     }
