@@ -4,6 +4,7 @@ use std::path::Path;
 
 use identity::KeyPair;
 
+use crate::acl::Caller;
 use crate::checkpoint::Checkpoint;
 use crate::entry::{Entry, Op};
 use crate::index::{Cond, Index, IndexError, Rows};
@@ -109,9 +110,9 @@ impl Bcdb {
         origin: &str,
         validator: Validator,
     ) -> Result<Bcdb, DbError> {
+        let mut state = State::with_owner(key.public());
         let mut ledger = Ledger::open(dir, key, origin)?;
         let mut index = Index::open(&dir.join("index.sqlite"))?;
-        let mut state = State::new();
         // The index may lag the ledger (a crash before its transaction
         // committed, or a deleted index file): entries it has not seen are
         // indexed again. It may also be ahead, when the ledger lost entries
@@ -146,10 +147,23 @@ impl Bcdb {
     }
 
     /// Plans `command` against the current state, records its entries and
-    /// applies them. Durable (and covered by a checkpoint) after [`Bcdb::commit`].
+    /// applies them, as the instance owner. Durable (and covered by a
+    /// checkpoint) after [`Bcdb::commit`].
     pub fn execute(&mut self, command: &Command) -> Result<Vec<Applied>, DbError> {
+        self.execute_as(&Caller::Owner, command)
+    }
+
+    /// [`Bcdb::execute`] on behalf of `caller`: refused unless its access
+    /// rights (or the command's author signature) allow it.
+    pub fn execute_as(
+        &mut self,
+        caller: &Caller,
+        command: &Command,
+    ) -> Result<Vec<Applied>, DbError> {
         let seq = self.ledger.len();
-        let planned = self.state.plan(command, seq, now_ms(), &*self.validator)?;
+        let planned = self
+            .state
+            .plan(command, caller, seq, now_ms(), &*self.validator)?;
         // decoded once: for the unique check and for the index
         let rows: Vec<Option<Rows>> = planned
             .iter()

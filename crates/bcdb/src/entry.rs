@@ -16,7 +16,10 @@
 //! [32]   schema_hash  SHA-256 identity of the schema the value follows (zeros if none)
 //! [32]   value_hash   SHA-256 of the stored value bytes (zeros for a delete)
 //! u64 LE value_len    length of the stored value
-//! u8     author flag  0: none; 1: followed by [32] ed25519 key and [64] signature
+//! u8     author flag  0: none (the instance owner); 1: followed by [32] ed25519
+//!                     key and [64] signature (signed by its author); 2: followed
+//!                     by [32] key (attested: a session that proved this key to
+//!                     the instance made the change, unsigned)
 //! ```
 //!
 //! The value itself is stored beside the entry, not in it: a proof needs
@@ -87,7 +90,7 @@ pub struct Author {
     pub signature: Signature,
 }
 
-/// One ledger entry.
+/// One ledger entry. At most one of `author` and `attested` is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Position in the ledger.
@@ -110,6 +113,9 @@ pub struct Entry {
     pub value_len: u64,
     /// Who signed the change, when the namespace asks for signatures.
     pub author: Option<Author>,
+    /// Who made an unsigned change, as the instance attests: the key an
+    /// authenticated session proved. `None` with no author: the instance owner.
+    pub attested: Option<PublicKey>,
 }
 
 /// Why bytes are not an entry.
@@ -154,13 +160,17 @@ impl Entry {
         out.extend_from_slice(&self.schema_hash);
         out.extend_from_slice(&self.value_hash);
         out.extend_from_slice(&self.value_len.to_le_bytes());
-        match &self.author {
-            None => out.push(0),
-            Some(a) => {
+        match (&self.author, &self.attested) {
+            (Some(a), _) => {
                 out.push(1);
                 out.extend_from_slice(&a.key.to_bytes());
                 out.extend_from_slice(&a.signature.to_bytes());
             }
+            (None, Some(key)) => {
+                out.push(2);
+                out.extend_from_slice(&key.to_bytes());
+            }
+            (None, None) => out.push(0),
         }
         out
     }
@@ -185,14 +195,18 @@ impl Entry {
         let schema_hash = r.array::<32>()?;
         let value_hash = r.array::<32>()?;
         let value_len = r.u64()?;
-        let author = match r.u8()? {
-            0 => None,
+        let key = |r: &mut Reader<'_>| {
+            PublicKey::from_bytes(&r.array::<32>()?)
+                .map_err(|_| EntryError::Bad("author key is not an ed25519 point".into()))
+        };
+        let (author, attested) = match r.u8()? {
+            0 => (None, None),
             1 => {
-                let key = PublicKey::from_bytes(&r.array::<32>()?)
-                    .map_err(|_| EntryError::Bad("author key is not an ed25519 point".into()))?;
+                let key = key(&mut r)?;
                 let signature = Signature::from_bytes(&r.array::<64>()?);
-                Some(Author { key, signature })
+                (Some(Author { key, signature }), None)
             }
+            2 => (None, Some(key(&mut r)?)),
             other => return Err(EntryError::Bad(format!("author flag {other}"))),
         };
         if r.at != bytes.len() {
@@ -209,7 +223,14 @@ impl Entry {
             value_hash,
             value_len,
             author,
+            attested,
         })
+    }
+
+    /// Who made the change: the signing author or the attested key;
+    /// `None` for the instance owner.
+    pub fn principal(&self) -> Option<PublicKey> {
+        self.author.map(|a| a.key).or(self.attested)
     }
 
     /// What an author signs for a change to (`namespace`, `collection`,
@@ -311,6 +332,7 @@ mod tests {
             value_hash: value_hash(b"{\"name\":\"farm\"}"),
             value_len: 15,
             author,
+            attested: None,
         }
     }
 
@@ -356,6 +378,24 @@ mod tests {
         let mut moved = back;
         moved.seq = 99;
         moved.verify_author().unwrap();
+    }
+
+    #[test]
+    fn attested_keys_round_trip() {
+        let key = KeyPair::from_seed(&[3; 32]).public();
+        let e = Entry {
+            attested: Some(key),
+            ..sample(None)
+        };
+        let bytes = e.encode();
+        assert_eq!(bytes.len(), sample(None).encode().len() + 32);
+        assert_eq!(bytes[bytes.len() - 33], 2);
+        let back = Entry::decode(&bytes).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.principal(), Some(key));
+        assert_eq!(sample(None).principal(), None);
+        // an attested change carries no signature to check
+        back.verify_author().unwrap();
     }
 
     #[test]

@@ -26,6 +26,7 @@
 //! * [`merkle`] — the RFC 9162 Merkle tree over the ledger's entries, with
 //!   inclusion and consistency proofs and their verification.
 
+pub mod acl;
 pub mod checkpoint;
 pub mod db;
 pub mod entry;

@@ -9,10 +9,22 @@
 //! apply the same entries therefore hold the same state and assign the same
 //! ids, which is what replication will need.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use identity::PublicKey;
+
+use crate::acl::{self, Acl, Caller, Perms, DEFAULT_ACL};
 use crate::entry::{value_hash, Author, Entry, Op};
 use crate::schema::{self, check_evolution, Schema};
+
+/// Collection of an [`Op::AclPut`] entry that sets a namespace's policy.
+pub const POLICY: &str = "policy";
+/// Collection of an [`Op::AclPut`] entry that attaches an access list to its object.
+pub const OBJECT_ACL: &str = "object-acl";
+/// Collection prefix of an [`Op::AclPut`] entry that sets an access list.
+pub const ACL_PREFIX: &str = "acl:";
+/// Collection prefix of an [`Op::AclPut`] entry that sets a group.
+pub const GROUP_PREFIX: &str = "group:";
 
 /// Longest value stored (an object's canonical encoding or a raw blob).
 pub const MAX_VALUE: usize = 8 << 20;
@@ -90,6 +102,42 @@ pub enum Command {
         /// The author's signature, when the change is signed.
         author: Option<Author>,
     },
+    /// Sets the access list `name` (instance owner only).
+    AclSet {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// Its name; [`DEFAULT_ACL`] governs objects without one, and creation.
+        name: String,
+        /// The rules.
+        acl: Acl,
+    },
+    /// Sets the members of group `name` (instance owner only).
+    GroupSet {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// Its name.
+        name: String,
+        /// Member keys.
+        members: BTreeSet<[u8; 32]>,
+    },
+    /// Whether every object change in the namespace must be signed by its
+    /// author (instance owner only).
+    PolicySet {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// Require signatures.
+        signed: bool,
+    },
+    /// Attaches access list `acl` to object `id`, or detaches its list
+    /// (the instance owner or the object's owner).
+    ObjectAcl {
+        /// Namespace.
+        namespace: Vec<u8>,
+        /// Object.
+        id: u64,
+        /// The list's name, or `None` to detach.
+        acl: Option<String>,
+    },
 }
 
 /// Why a command is refused (nothing is recorded).
@@ -131,6 +179,12 @@ pub enum ApplyError {
     /// The value is not an object of the schema.
     #[error("{0}")]
     Invalid(String),
+    /// The caller may not do this.
+    #[error("permission denied: {0}")]
+    Denied(String),
+    /// An author signature that does not verify.
+    #[error("the author signature does not verify")]
+    Signature,
 }
 
 /// One object's state.
@@ -144,6 +198,10 @@ pub struct ObjectState {
     pub deleted: bool,
     /// Its key, for a schema-less object.
     pub key: Option<Vec<u8>>,
+    /// The key that created it; `None` for the instance owner.
+    pub owner: Option<[u8; 32]>,
+    /// The access list attached to it.
+    pub acl: Option<String>,
 }
 
 /// Per-namespace state.
@@ -157,21 +215,102 @@ pub struct NamespaceState {
     pub schemas: BTreeMap<String, Vec<(u64, Schema)>>,
     /// Live schema-less objects by key.
     pub keys: BTreeMap<Vec<u8>, u64>,
+    /// Access lists by name.
+    pub acls: BTreeMap<String, Acl>,
+    /// Groups by name.
+    pub groups: BTreeMap<String, BTreeSet<[u8; 32]>>,
+    /// Every object change must be signed by its author.
+    pub signed_only: bool,
+}
+
+/// Who a change or a read is by, once the instance key is recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Owner,
+    Key([u8; 32]),
+    Nobody,
+}
+
+impl NamespaceState {
+    /// Whether `who` holds `want` on `object` (or, with `None`, on a new object).
+    fn allows(&self, who: Who, object: Option<&ObjectState>, want: Perms) -> bool {
+        let key = match who {
+            Who::Owner => return true,
+            Who::Key(k) if object.is_some_and(|o| o.owner == Some(k)) => return true,
+            Who::Key(k) => Some(k),
+            Who::Nobody => None,
+        };
+        let name = object.and_then(|o| o.acl.as_deref()).unwrap_or(DEFAULT_ACL);
+        self.acls
+            .get(name)
+            .is_some_and(|acl| acl.granted(key.as_ref(), &self.groups).contains(want))
+    }
 }
 
 /// The whole state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
     namespaces: BTreeMap<Vec<u8>, NamespaceState>,
+    /// The instance key: changes signed or attested by it are the owner's.
+    owner: Option<[u8; 32]>,
 }
 
 /// Checks a typed value against its schema; supplied by the layer that knows objects.
 pub type Validate<'a> = &'a dyn Fn(&NamespaceState, &Schema, &[u8]) -> Result<(), String>;
 
 impl State {
-    /// An empty state.
+    /// An empty state in which no key is the instance owner's.
     pub fn new() -> State {
         State::default()
+    }
+
+    /// An empty state of the instance whose key is `owner`.
+    pub fn with_owner(owner: PublicKey) -> State {
+        State {
+            owner: Some(owner.to_bytes()),
+            ..State::default()
+        }
+    }
+
+    fn who(&self, key: Option<[u8; 32]>) -> Who {
+        match key {
+            None => Who::Owner,
+            Some(k) if Some(k) == self.owner => Who::Owner,
+            Some(k) => Who::Key(k),
+        }
+    }
+
+    /// Whose rights a command by `caller`, signed by `author` if at all,
+    /// is decided with: the instance owner's when the owner submits it
+    /// (the owner may record a change on anyone's behalf), else the
+    /// signer's, else the session's.
+    fn principal(&self, caller: &Caller, author: Option<&Author>) -> Who {
+        let session = match caller {
+            Caller::Owner => Who::Owner,
+            Caller::Key(k) => self.who(Some(k.to_bytes())),
+            Caller::Anonymous => Who::Nobody,
+        };
+        match (session, author) {
+            (Who::Owner, _) => Who::Owner,
+            (_, Some(a)) => self.who(Some(a.key.to_bytes())),
+            (session, None) => session,
+        }
+    }
+
+    /// Whether `caller` may read object `id` of `namespace` (false when it does not exist).
+    pub fn may_read(&self, caller: &Caller, namespace: &[u8], id: u64) -> bool {
+        let Some(ns) = self.namespace(namespace) else {
+            return false;
+        };
+        let who = self.principal(caller, None);
+        ns.objects
+            .get(&id)
+            .is_some_and(|o| ns.allows(who, Some(o), Perms::READ))
+    }
+
+    /// Whether `caller` is the instance owner.
+    pub fn is_owner(&self, caller: &Caller) -> bool {
+        self.principal(caller, None) == Who::Owner
     }
 
     /// The state of `namespace`, if anything was ever written to it.
@@ -203,11 +342,21 @@ impl State {
             .filter(|o| !o.deleted)
     }
 
+    fn owner_only(&self, caller: &Caller, what: &str) -> Result<(), ApplyError> {
+        match self.principal(caller, None) {
+            Who::Owner => Ok(()),
+            _ => Err(ApplyError::Denied(format!(
+                "only the instance owner may {what}"
+            ))),
+        }
+    }
+
     /// The entries (with their values) that `command` becomes at ledger
     /// position `seq`, time `time_ms`. Pure: the state does not change.
     pub fn plan(
         &self,
         command: &Command,
+        caller: &Caller,
         seq: u64,
         time_ms: u64,
         validate: Validate<'_>,
@@ -225,7 +374,7 @@ impl State {
                      object_id,
                      schema_hash,
                      value: &[u8],
-                     author| Entry {
+                     author: Option<Author>| Entry {
             seq,
             time_ms,
             op,
@@ -235,11 +384,17 @@ impl State {
             schema_hash,
             value_hash: value_hash(value),
             value_len: value.len() as u64,
+            // an unsigned change by an authenticated session: the instance attests who made it
+            attested: match (author, caller) {
+                (None, Caller::Key(k)) if self.who(Some(k.to_bytes())) != Who::Owner => Some(*k),
+                _ => None,
+            },
             author,
         };
         match command {
             Command::SchemaPut { namespace, text } => {
                 let ns = ns_of(namespace)?;
+                self.owner_only(caller, "register schemas")?;
                 let schemas = schema::parse(text).map_err(|e| ApplyError::Schema(e.to_string()))?;
                 let mut out = Vec::with_capacity(schemas.len());
                 for (i, s) in schemas.iter().enumerate() {
@@ -277,6 +432,12 @@ impl State {
                 author,
             } => {
                 let ns = ns_of(namespace)?;
+                let who = self.principal(caller, author.as_ref());
+                if ns.signed_only && author.is_none() {
+                    return Err(ApplyError::Denied(
+                        "this namespace records only changes signed by their author".into(),
+                    ));
+                }
                 if value.len() > MAX_VALUE {
                     return Err(ApplyError::Limit(format!(
                         "a value has at most {MAX_VALUE} bytes"
@@ -309,6 +470,11 @@ impl State {
                     schema.hash()
                 };
                 let object_id = match id {
+                    None if !ns.allows(who, None, Perms::WRITE) => {
+                        return Err(ApplyError::Denied(format!(
+                            "creating objects needs w in the {DEFAULT_ACL:?} access list"
+                        )))
+                    }
                     None => ns.last_id + 1,
                     Some(id) => {
                         let obj = ns
@@ -322,6 +488,9 @@ impl State {
                                 actual: obj.collection.clone(),
                                 asked: collection.clone(),
                             });
+                        }
+                        if !ns.allows(who, Some(obj), Perms::WRITE) {
+                            return Err(ApplyError::Denied(format!("writing object {id} needs w")));
                         }
                         *id
                     }
@@ -337,6 +506,7 @@ impl State {
                     value,
                     *author,
                 );
+                e.verify_author().map_err(|_| ApplyError::Signature)?;
                 Ok(vec![(e, value.clone())])
             }
             Command::SetKey {
@@ -356,7 +526,7 @@ impl State {
                     value: keyed_value(key, value),
                     author: *author,
                 };
-                self.plan(&put, seq, time_ms, validate)
+                self.plan(&put, caller, seq, time_ms, validate)
             }
             Command::DelKey {
                 namespace,
@@ -372,7 +542,7 @@ impl State {
                     id,
                     author: *author,
                 };
-                self.plan(&delete, seq, time_ms, validate)
+                self.plan(&delete, caller, seq, time_ms, validate)
             }
             Command::Delete {
                 namespace,
@@ -385,6 +555,18 @@ impl State {
                     .get(id)
                     .filter(|o| !o.deleted)
                     .ok_or(ApplyError::NoObject(*id))?;
+                if ns.signed_only && author.is_none() {
+                    return Err(ApplyError::Denied(
+                        "this namespace records only changes signed by their author".into(),
+                    ));
+                }
+                if !ns.allows(
+                    self.principal(caller, author.as_ref()),
+                    Some(obj),
+                    Perms::DELETE,
+                ) {
+                    return Err(ApplyError::Denied(format!("deleting object {id} needs d")));
+                }
                 let e = entry(
                     Op::Delete,
                     namespace,
@@ -394,7 +576,97 @@ impl State {
                     b"",
                     *author,
                 );
+                e.verify_author().map_err(|_| ApplyError::Signature)?;
                 Ok(vec![(e, Vec::new())])
+            }
+            Command::AclSet {
+                namespace,
+                name,
+                acl,
+            } => {
+                ns_of(namespace)?;
+                self.owner_only(caller, "set access lists")?;
+                acl::check_name(name, "access list").map_err(ApplyError::Limit)?;
+                let collection = format!("{ACL_PREFIX}{name}");
+                let text = acl.to_text();
+                let e = entry(
+                    Op::AclPut,
+                    namespace,
+                    &collection,
+                    0,
+                    [0; 32],
+                    text.as_bytes(),
+                    None,
+                );
+                Ok(vec![(e, text.into_bytes())])
+            }
+            Command::GroupSet {
+                namespace,
+                name,
+                members,
+            } => {
+                ns_of(namespace)?;
+                self.owner_only(caller, "set groups")?;
+                acl::check_name(name, "group").map_err(ApplyError::Limit)?;
+                if members.len() > acl::MAX_RULES {
+                    return Err(ApplyError::Limit(format!(
+                        "at most {} members in a group",
+                        acl::MAX_RULES
+                    )));
+                }
+                let collection = format!("{GROUP_PREFIX}{name}");
+                let text = acl::group_text(members);
+                let e = entry(
+                    Op::AclPut,
+                    namespace,
+                    &collection,
+                    0,
+                    [0; 32],
+                    text.as_bytes(),
+                    None,
+                );
+                Ok(vec![(e, text.into_bytes())])
+            }
+            Command::PolicySet { namespace, signed } => {
+                ns_of(namespace)?;
+                self.owner_only(caller, "set a namespace's policy")?;
+                let text: &[u8] = if *signed { b"signed" } else { b"open" };
+                let e = entry(Op::AclPut, namespace, POLICY, 0, [0; 32], text, None);
+                Ok(vec![(e, text.to_vec())])
+            }
+            Command::ObjectAcl {
+                namespace,
+                id,
+                acl: name,
+            } => {
+                let ns = ns_of(namespace)?;
+                let obj = ns
+                    .objects
+                    .get(id)
+                    .filter(|o| !o.deleted)
+                    .ok_or(ApplyError::NoObject(*id))?;
+                let who = self.principal(caller, None);
+                if who != Who::Owner && !matches!(who, Who::Key(k) if obj.owner == Some(k)) {
+                    return Err(ApplyError::Denied(format!(
+                        "only the owner of object {id} or of the instance attaches its access list"
+                    )));
+                }
+                if let Some(name) = name {
+                    if !ns.acls.contains_key(name) {
+                        return Err(ApplyError::Denied(format!("no access list {name:?}")));
+                    }
+                }
+                let text = name.clone().unwrap_or_default();
+                let e = entry(
+                    Op::AclPut,
+                    namespace,
+                    OBJECT_ACL,
+                    *id,
+                    [0; 32],
+                    text.as_bytes(),
+                    None,
+                );
+                Ok(vec![(e, text.into_bytes())])
             }
         }
     }
@@ -402,6 +674,11 @@ impl State {
     /// Folds one recorded entry into the state. `value` is the entry's
     /// value (needed for schema entries, whose value is the schema text).
     pub fn apply(&mut self, entry: &Entry, value: &[u8]) -> Result<(), ApplyError> {
+        // the instance's own key is the owner, recorded as no one
+        let creator = entry
+            .principal()
+            .map(|k| k.to_bytes())
+            .filter(|k| Some(*k) != self.owner);
         let ns = self.namespaces.entry(entry.namespace.clone()).or_default();
         let collection = String::from_utf8_lossy(&entry.collection).into_owned();
         match entry.op {
@@ -435,6 +712,8 @@ impl State {
                         history: Vec::new(),
                         deleted: false,
                         key: None,
+                        owner: creator,
+                        acl: None,
                     });
                 obj.history.push(entry.seq);
                 obj.deleted = entry.op == Op::Delete;
@@ -447,8 +726,41 @@ impl State {
                     }
                 }
             }
-            Op::AclPut => {}
+            Op::AclPut => apply_acl(ns, entry, &collection, value)?,
         }
         Ok(())
     }
+}
+
+/// Folds an [`Op::AclPut`] entry into its namespace.
+fn apply_acl(
+    ns: &mut NamespaceState,
+    entry: &Entry,
+    collection: &str,
+    value: &[u8],
+) -> Result<(), ApplyError> {
+    let bad = |why: String| ApplyError::Invalid(format!("access entry {}: {why}", entry.seq));
+    let text = std::str::from_utf8(value).map_err(|_| bad("not UTF-8".into()))?;
+    if let Some(name) = collection.strip_prefix(ACL_PREFIX) {
+        ns.acls
+            .insert(name.to_string(), Acl::from_text(text).map_err(bad)?);
+    } else if let Some(name) = collection.strip_prefix(GROUP_PREFIX) {
+        ns.groups
+            .insert(name.to_string(), acl::group_from_text(text).map_err(bad)?);
+    } else if collection == POLICY {
+        ns.signed_only = match text {
+            "signed" => true,
+            "open" => false,
+            other => return Err(bad(format!("policy {other:?}"))),
+        };
+    } else if collection == OBJECT_ACL {
+        let obj = ns
+            .objects
+            .get_mut(&entry.object_id)
+            .ok_or(ApplyError::NoObject(entry.object_id))?;
+        obj.acl = (!text.is_empty()).then(|| text.to_string());
+    } else {
+        return Err(bad(format!("unknown kind {collection:?}")));
+    }
+    Ok(())
 }

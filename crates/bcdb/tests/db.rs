@@ -135,7 +135,13 @@ fn planning_is_deterministic() {
         let mut seq = 0;
         for command in &commands {
             for (entry, value) in state
-                .plan(command, seq, 1_000 + seq, &|_, _, _| Ok(()))
+                .plan(
+                    command,
+                    &bcdb::acl::Caller::Owner,
+                    seq,
+                    1_000 + seq,
+                    &|_, _, _| Ok(()),
+                )
                 .unwrap()
             {
                 state.apply(&entry, &value).unwrap();

@@ -31,6 +31,7 @@ fn entry(seq: u64, value: &[u8], author: Option<&KeyPair>) -> Entry {
         schema_hash,
         value_hash: vh,
         value_len: value.len() as u64,
+        attested: None,
         author,
     }
 }
