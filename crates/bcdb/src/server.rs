@@ -17,6 +17,7 @@
 //! commands on `<namespace>:data:<url>` keys), `typed` (SCHEMA.* and OBJ.*, and JSON ⇄ objects),
 //! `ledger` (LEDGER.*), `glob` (Redis `MATCH` patterns).
 
+mod access;
 mod basic;
 mod connection;
 mod dispatch;
@@ -26,6 +27,8 @@ mod keys;
 mod ledger;
 mod query;
 mod typed;
+
+pub use access::auth_payload;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +61,9 @@ pub struct ServerConfig {
     pub sync: bool,
     /// Most clients served at once; more are told so and closed, as Redis does.
     pub max_clients: usize,
+    /// Sessions start anonymous and must prove a key (`AUTH.CHALLENGE`, `AUTH`) to get
+    /// rights; off, every session is the instance owner until it proves another key.
+    pub require_auth: bool,
 }
 
 impl ServerConfig {
@@ -69,6 +75,7 @@ impl ServerConfig {
             socket: None,
             sync: true,
             max_clients: 1000,
+            require_auth: false,
         }
     }
 }

@@ -238,6 +238,8 @@ impl NamespaceState {
             Who::Owner => return true,
             Who::Key(k) if object.is_some_and(|o| o.owner == Some(k)) => return true,
             Who::Key(k) => Some(k),
+            // an unauthenticated session's unsigned change would be recorded as the owner's
+            Who::Nobody if want != Perms::READ => return false,
             Who::Nobody => None,
         };
         let name = object.and_then(|o| o.acl.as_deref()).unwrap_or(DEFAULT_ACL);
@@ -469,6 +471,18 @@ impl State {
                     validate(ns, schema, value).map_err(ApplyError::Invalid)?;
                     schema.hash()
                 };
+                // a forged signature is refused before anything is said about rights
+                let op = if id.is_some() { Op::Put } else { Op::Create };
+                let signed_id = id.unwrap_or(0);
+                check_author(
+                    author,
+                    namespace,
+                    collection,
+                    signed_id,
+                    op,
+                    &schema_hash,
+                    value,
+                )?;
                 let object_id = match id {
                     None if !ns.allows(who, None, Perms::WRITE) => {
                         return Err(ApplyError::Denied(format!(
@@ -496,7 +510,6 @@ impl State {
                     }
                 };
                 // A creation is signed with object id 0: see `Op::Create`.
-                let op = if id.is_some() { Op::Put } else { Op::Create };
                 let e = entry(
                     op,
                     namespace,
@@ -506,7 +519,6 @@ impl State {
                     value,
                     *author,
                 );
-                e.verify_author().map_err(|_| ApplyError::Signature)?;
                 Ok(vec![(e, value.clone())])
             }
             Command::SetKey {
@@ -560,6 +572,15 @@ impl State {
                         "this namespace records only changes signed by their author".into(),
                     ));
                 }
+                check_author(
+                    author,
+                    namespace,
+                    &obj.collection,
+                    *id,
+                    Op::Delete,
+                    &[0; 32],
+                    b"",
+                )?;
                 if !ns.allows(
                     self.principal(caller, author.as_ref()),
                     Some(obj),
@@ -576,7 +597,6 @@ impl State {
                     b"",
                     *author,
                 );
-                e.verify_author().map_err(|_| ApplyError::Signature)?;
                 Ok(vec![(e, Vec::new())])
             }
             Command::AclSet {
@@ -730,6 +750,34 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// Checks `author`'s signature, if any, on a change of `op` to (`namespace`, `collection`,
+/// `id`) whose value is `value` (see [`Entry::author_payload`]).
+fn check_author(
+    author: &Option<Author>,
+    namespace: &[u8],
+    collection: &str,
+    id: u64,
+    op: Op,
+    schema_hash: &[u8; 32],
+    value: &[u8],
+) -> Result<(), ApplyError> {
+    let Some(author) = author else {
+        return Ok(());
+    };
+    let payload = Entry::author_payload(
+        namespace,
+        collection.as_bytes(),
+        id,
+        op,
+        schema_hash,
+        &value_hash(value),
+    );
+    author
+        .key
+        .verify(&payload, &author.signature)
+        .map_err(|_| ApplyError::Signature)
 }
 
 /// Folds an [`Op::AclPut`] entry into its namespace.

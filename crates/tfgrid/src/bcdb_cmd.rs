@@ -56,6 +56,11 @@ struct ServeArgs {
     /// Most clients served at once; more are refused with an error.
     #[arg(long, default_value_t = 1000, env = "TFGRID_BCDB_MAX_CLIENTS")]
     max_clients: usize,
+    /// Sessions start anonymous: they read only what access lists grant to `*` and write
+    /// only signed changes until they prove a key with AUTH.CHALLENGE and AUTH. Without
+    /// this flag every session is the instance owner (bind to loopback, as by default).
+    #[arg(long, env = "TFGRID_BCDB_REQUIRE_AUTH")]
+    require_auth: bool,
 }
 
 /// Runs the server until SIGINT or SIGTERM, then closes the ledger.
@@ -66,6 +71,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         socket: args.socket,
         sync: args.sync,
         max_clients: args.max_clients,
+        require_auth: args.require_auth,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -181,24 +181,24 @@ pub(crate) fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     ]))
 }
 
-fn no_password() -> Fail {
+pub(crate) fn no_password() -> Fail {
     Fail::err(
         "AUTH <password> called without any password configured for the default user. \
          Are you sure your configuration is correct?",
     )
 }
 
-/// No passwords yet (spec §9.7 plans ed25519 challenges); Redis's answer when none is set.
-pub(crate) fn auth(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    Err(no_password())
-}
-
 /// Schema-less keys in the session's namespace (typed objects are counted by HLEN).
 pub(crate) fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    let n = ctx
-        .db
-        .state()
-        .namespace(ctx.ns())
-        .map_or(0, |ns| ns.keys.len());
+    let n = ctx.db.state().namespace(ctx.ns()).map_or(0, |ns| {
+        if ctx.is_owner() {
+            ns.keys.len()
+        } else {
+            ns.keys
+                .values()
+                .filter(|&&id| ctx.readable(ctx.ns(), id))
+                .count()
+        }
+    });
     Ok(int(n))
 }

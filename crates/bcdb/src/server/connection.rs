@@ -44,7 +44,12 @@ pub(crate) async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut conn = Connection::new(stream, Limits::default());
-    let mut session = Some(Session::new(conn_id));
+    let caller = if shared.config.require_auth {
+        crate::acl::Caller::Anonymous
+    } else {
+        crate::acl::Caller::Owner
+    };
+    let mut session = Some(Session::new(conn_id, caller));
     let mut incoming = Vec::with_capacity(64);
     let mut pending = VecDeque::new();
     let mut protocol_error = false;

@@ -7,8 +7,10 @@
 use bytes::Bytes;
 use resp::Reply;
 
-use super::{basic, hash, keys, ledger, query, typed, Shared};
+use super::{access, basic, hash, keys, ledger, query, typed, Shared};
+use crate::acl::Caller;
 use crate::db::{Applied, Bcdb, DbError};
+use crate::entry::Author;
 use crate::state::Command;
 
 /// Per-connection state.
@@ -19,14 +21,20 @@ pub(crate) struct Session {
     pub(crate) namespace: Vec<u8>,
     /// `CLIENT SETNAME`.
     pub(crate) name: Option<Bytes>,
+    /// Whose rights the session's commands have.
+    pub(crate) caller: Caller,
+    /// The nonce of the last `AUTH.CHALLENGE`, until an `AUTH` uses it.
+    pub(crate) challenge: Option<[u8; 32]>,
 }
 
 impl Session {
-    pub(crate) fn new(conn_id: u64) -> Session {
+    pub(crate) fn new(conn_id: u64, caller: Caller) -> Session {
         Session {
             conn_id,
             namespace: b"default".to_vec(),
             name: None,
+            caller,
+            challenge: None,
         }
     }
 }
@@ -83,7 +91,7 @@ impl<'a> Ctx<'a> {
 
     /// Records `command`. A refusal records nothing; a ledger failure is fatal.
     pub(crate) fn execute(&mut self, command: &Command) -> Result<Vec<Applied>, Fail> {
-        match self.db.execute(command) {
+        match self.db.execute_as(&self.session.caller, command) {
             Ok(applied) => {
                 self.dirty |= !applied.is_empty();
                 Ok(applied)
@@ -110,6 +118,41 @@ impl<'a> Ctx<'a> {
     pub(crate) fn ns(&self) -> &[u8] {
         &self.session.namespace
     }
+
+    /// Whether the session may read object `id` of `namespace` (false when it does not exist).
+    pub(crate) fn readable(&self, namespace: &[u8], id: u64) -> bool {
+        match self.session.caller {
+            Caller::Owner => self.db.state().object(namespace, id).is_some(),
+            caller => self.db.state().may_read(&caller, namespace, id),
+        }
+    }
+
+    /// Whether the session is the instance owner (who reads everything).
+    pub(crate) fn is_owner(&self) -> bool {
+        self.db.state().is_owner(&self.session.caller)
+    }
+}
+
+/// Splits a trailing `SIG <key> <signature>` (an author signature, in hex) off `args`.
+pub(crate) fn signed(args: &[Bytes]) -> Result<(&[Bytes], Option<Author>), Fail> {
+    let n = args.len();
+    if n < 4 || !args[n - 3].eq_ignore_ascii_case(b"SIG") {
+        return Ok((args, None));
+    }
+    let key = text(&args[n - 2], "author key")
+        .ok()
+        .and_then(|k| identity::PublicKey::parse(k).ok())
+        .ok_or_else(|| Fail::err("SIG: the author key is not an ed25519 public key"))?;
+    let signature = text(&args[n - 1], "signature")
+        .ok()
+        .and_then(|s| hex::decode(s).ok())
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .ok_or_else(|| Fail::err("SIG: the signature is not 128 hex digits"))?;
+    let author = Author {
+        key,
+        signature: identity::Signature::from_bytes(&signature),
+    };
+    Ok((&args[..n - 3], Some(author)))
 }
 
 /// A command handler; `args[0]` is the command name.
@@ -126,7 +169,16 @@ pub(crate) const COMMANDS: &[(&str, i32, Handler)] = &[
     ("QUIT", -1, basic::quit),
     ("CLIENT", -2, basic::client),
     ("HELLO", -1, basic::hello),
-    ("AUTH", -2, basic::auth),
+    ("AUTH", -2, access::auth),
+    ("AUTH.CHALLENGE", 1, access::challenge),
+    ("AUTH.WHOAMI", 1, access::whoami),
+    ("ACL.SET", -2, access::acl_set),
+    ("ACL.GET", 2, access::acl_get),
+    ("ACL.LIST", 1, access::acl_list),
+    ("GROUP.SET", -2, access::group_set),
+    ("GROUP.GET", 2, access::group_get),
+    ("NS.POLICY", -1, access::policy),
+    ("OBJ.ACL", -3, access::obj_acl),
     ("DBSIZE", 1, basic::dbsize),
     ("GET", 2, keys::get),
     ("SET", -3, keys::set),
@@ -148,8 +200,8 @@ pub(crate) const COMMANDS: &[(&str, i32, Handler)] = &[
     ("SCHEMA.SET", 2, typed::schema_set),
     ("SCHEMA.GET", -2, typed::schema_get),
     ("SCHEMA.LIST", 1, typed::schema_list),
-    ("OBJ.NEW", 3, typed::obj_new),
-    ("OBJ.SET", 4, typed::obj_set),
+    ("OBJ.NEW", -3, typed::obj_new),
+    ("OBJ.SET", -4, typed::obj_set),
     ("OBJ.GET", -2, typed::obj_get),
     ("OBJ.DEL", -2, typed::obj_del),
     ("OBJ.HISTORY", -2, typed::obj_history),

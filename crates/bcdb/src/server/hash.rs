@@ -40,27 +40,30 @@ pub(crate) fn parse_hash_key(key: &[u8]) -> Result<(Vec<u8>, String), Fail> {
     Ok((ns.to_vec(), url.to_string()))
 }
 
-/// The live object ids of model `url` in `ns`, ascending.
-fn ids(ctx: &Ctx<'_>, ns: &[u8], url: &str) -> Vec<u64> {
+/// The live object ids of model `url` in `namespace` the session may read, ascending.
+fn ids(ctx: &Ctx<'_>, namespace: &[u8], url: &str) -> Vec<u64> {
+    let owner = ctx.is_owner();
     ctx.db
         .state()
-        .namespace(ns)
+        .namespace(namespace)
         .map(|ns| {
             ns.objects
                 .iter()
                 .filter(|(_, o)| !o.deleted && o.collection == url)
                 .map(|(&id, _)| id)
+                .filter(|&id| owner || ctx.readable(namespace, id))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// Whether `id` is a live object of model `url` in `ns`.
+/// Whether `id` is a live object of model `url` in `ns` the session may read.
 fn holds(ctx: &Ctx<'_>, ns: &[u8], url: &str, id: u64) -> bool {
     ctx.db
         .state()
         .object(ns, id)
         .is_some_and(|o| o.collection == url)
+        && ctx.readable(ns, id)
 }
 
 /// `HSET key id json` → 0 (no field was added: the object existed and got a new version).
@@ -72,7 +75,7 @@ pub(crate) fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     }
     let (ns, url) = parse_hash_key(&args[1])?;
     let id = object_id(&args[2])?;
-    put_json(ctx, ns, &url, Some(id), &args[3])?;
+    put_json(ctx, ns, &url, Some(id), &args[3], None)?;
     Ok(int(0))
 }
 
@@ -85,7 +88,7 @@ pub(crate) fn hsetnew(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         _ => return Err(super::dispatch::wrong_arity("HSETNEW")),
     };
     let (ns, url) = parse_hash_key(&args[1])?;
-    Ok(int(put_json(ctx, ns, &url, None, json)?))
+    Ok(int(put_json(ctx, ns, &url, None, json, None)?))
 }
 
 /// `HGET key id` → the object as JSON, nil when it is not a live object of the model.

@@ -14,12 +14,17 @@ use crate::state::Command;
 /// Largest MGET reply: values are up to 8 MiB each, and a request can name 1023 keys.
 const MAX_REPLY: usize = 256 << 20;
 
-pub(crate) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+/// The value of `key` if it exists and the session may read it.
+fn read_key(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Fail> {
     let ns = ctx.session.namespace.clone();
-    Ok(match ctx.db.get_key(&ns, &args[1])? {
-        Some((_, value)) => bulk(value),
-        None => nil(),
+    Ok(match ctx.db.get_key(&ns, key)? {
+        Some((id, value)) if ctx.readable(&ns, id) => Some(value),
+        _ => None,
     })
+}
+
+pub(crate) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(read_key(ctx, &args[1])?.map_or_else(nil, bulk))
 }
 
 /// `SET key value`: the options of Redis's SET are about expiry and conditions, which a
@@ -54,18 +59,21 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(ok())
 }
 
-fn live(ctx: &Ctx<'_>, key: &[u8]) -> bool {
-    ctx.db
+/// Whether `key` exists; with `readable`, only if the session may also read it.
+fn live(ctx: &Ctx<'_>, key: &[u8], readable: bool) -> bool {
+    let id = ctx
+        .db
         .state()
         .namespace(ctx.ns())
-        .is_some_and(|ns| ns.keys.contains_key(key))
+        .and_then(|ns| ns.keys.get(key));
+    id.is_some_and(|&id| !readable || ctx.readable(ctx.ns(), id))
 }
 
 /// Deletes the keys that exist; answers how many did.
 pub(crate) fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut n = 0;
     for key in &args[1..] {
-        if live(ctx, key) {
+        if live(ctx, key, false) {
             ctx.execute(&Command::DelKey {
                 namespace: ctx.session.namespace.clone(),
                 key: key.to_vec(),
@@ -79,16 +87,15 @@ pub(crate) fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 /// How many of the named keys exist (a key named twice counts twice, as in Redis).
 pub(crate) fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    Ok(int(args[1..].iter().filter(|k| live(ctx, k)).count()))
+    Ok(int(args[1..].iter().filter(|k| live(ctx, k, true)).count()))
 }
 
 pub(crate) fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let ns = ctx.session.namespace.clone();
     let mut items = Vec::with_capacity(args.len() - 1);
     let mut size = 0;
     for key in &args[1..] {
-        items.push(match ctx.db.get_key(&ns, key)? {
-            Some((_, value)) => {
+        items.push(match read_key(ctx, key)? {
+            Some(value) => {
                 size += value.len();
                 if size > MAX_REPLY {
                     return Err(Fail::err(
@@ -130,7 +137,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             };
             n_keys += 1;
             let wanted = options.pattern.as_ref().is_none_or(|p| glob_match(p, key));
-            if strings && wanted {
+            if strings && wanted && ctx.readable(ctx.ns(), id) {
                 found.push(bulk(key.clone()));
             }
         }
@@ -149,9 +156,9 @@ pub(crate) fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         .namespace(ctx.ns())
         .map(|ns| {
             ns.keys
-                .keys()
-                .filter(|k| glob_match(&args[1], k))
-                .map(|k| bulk(k.clone()))
+                .iter()
+                .filter(|(k, &id)| glob_match(&args[1], k) && ctx.readable(ctx.ns(), id))
+                .map(|(k, _)| bulk(k.clone()))
                 .collect()
         })
         .unwrap_or_default();
@@ -160,7 +167,7 @@ pub(crate) fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 /// `string` for a key, `hash` for a `<namespace>:data:<url>` collection of a known schema.
 fn kind(ctx: &Ctx<'_>, key: &[u8]) -> Option<&'static str> {
-    if live(ctx, key) {
+    if live(ctx, key, true) {
         return Some("string");
     }
     let (ns, url) = parse_hash_key(key).ok()?;

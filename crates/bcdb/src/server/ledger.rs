@@ -47,6 +47,9 @@ pub(crate) fn vget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         )));
     }
     let ns = ctx.session.namespace.clone();
+    if !ctx.readable(&ns, id) {
+        return Ok(nil());
+    }
     let Some(record) = ctx.db.verified_get(&ns, id, trusted)? else {
         return Ok(nil());
     };

@@ -8,6 +8,9 @@
 //! `op` is `=`, `>=`, `<=` or `PREFIX`; a value is read as the field's index
 //! column type (integer, real, boolean or text), so `nodes >= 9` compares
 //! numbers. Nested fields are named `parent__child`, as the index stores them.
+//!
+//! A session that is not the instance owner sees only the objects it may read: FIND pages
+//! through the index until it has `LIMIT` of them, COUNT counts them one page at a time.
 
 use bytes::Bytes;
 
@@ -119,11 +122,44 @@ fn conditions(ctx: &Ctx<'_>, url: &str, args: &[Bytes]) -> Result<(Vec<Cond>, u6
     Ok((conds, after, limit))
 }
 
+/// Up to `limit` ids above `after` matching `conds` that the session may read, and whether
+/// the index has no more matches after them.
+fn readable_ids(
+    ctx: &Ctx<'_>,
+    url: &str,
+    conds: &[Cond],
+    mut after: u64,
+    limit: usize,
+) -> Result<(Vec<u64>, bool), Fail> {
+    if ctx.is_owner() {
+        let ids = ctx.db.find(ctx.ns(), url, conds, after, limit)?;
+        let done = ids.len() < limit;
+        return Ok((ids, done));
+    }
+    let mut out = Vec::new();
+    loop {
+        let page = ctx.db.find(ctx.ns(), url, conds, after, MAX_LIMIT)?;
+        let done = page.len() < MAX_LIMIT;
+        for id in page {
+            after = id;
+            if ctx.readable(ctx.ns(), id) {
+                out.push(id);
+                if out.len() == limit {
+                    return Ok((out, false));
+                }
+            }
+        }
+        if done {
+            return Ok((out, true));
+        }
+    }
+}
+
 /// `OBJ.FIND url field op value … [AFTER id] [LIMIT n]`.
 pub(crate) fn obj_find(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let url = text(&args[1], "schema url")?.to_string();
     let (conds, after, limit) = conditions(ctx, &url, &args[2..])?;
-    let ids = ctx.db.find(ctx.ns(), &url, &conds, after, limit)?;
+    let (ids, _) = readable_ids(ctx, &url, &conds, after, limit)?;
     Ok(array(ids.into_iter().map(int).collect()))
 }
 
@@ -131,7 +167,18 @@ pub(crate) fn obj_find(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 pub(crate) fn obj_count(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let url = text(&args[1], "schema url")?.to_string();
     let (conds, _, _) = conditions(ctx, &url, &args[2..])?;
-    Ok(int(ctx.db.count(ctx.ns(), &url, &conds)?))
+    if ctx.is_owner() {
+        return Ok(int(ctx.db.count(ctx.ns(), &url, &conds)?));
+    }
+    let (mut n, mut after) = (0, 0);
+    loop {
+        let (ids, done) = readable_ids(ctx, &url, &conds, after, MAX_LIMIT)?;
+        n += ids.len();
+        match ids.last() {
+            Some(&last) if !done => after = last,
+            _ => return Ok(int(n)),
+        }
+    }
 }
 
 /// `OBJ.SEARCH url query [LIMIT n]`.
@@ -145,6 +192,9 @@ pub(crate) fn obj_search(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         Some([]) | None => DEFAULT_LIMIT,
         _ => return Err(Fail::err("syntax error")),
     };
-    let ids = ctx.db.search(ctx.ns(), &url, &query, limit)?;
-    Ok(array(ids.into_iter().map(int).collect()))
+    // ranked, so no cursor: a non-owner gets its readable share of the best MAX_LIMIT
+    let asked = if ctx.is_owner() { limit } else { MAX_LIMIT };
+    let ids = ctx.db.search(ctx.ns(), &url, &query, asked)?;
+    let readable = ids.into_iter().filter(|&id| ctx.readable(ctx.ns(), id));
+    Ok(array(readable.take(limit).map(int).collect()))
 }

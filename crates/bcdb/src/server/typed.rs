@@ -1,6 +1,11 @@
 //! Typed models: SCHEMA.SET/GET/LIST and OBJ.NEW/SET/GET/DEL/HISTORY in the session's
 //! namespace (spec §9.7), and the JSON ⇄ object conversions the hash commands share.
 //!
+//! OBJ.NEW, OBJ.SET and OBJ.DEL take a trailing `SIG <key> <signature>`: the author's
+//! signature over [`Entry::author_payload`] (object id 0 for a creation, the SHA-256 of the
+//! object's canonical encoding as value hash; an empty value for a delete). Reads answer
+//! only what the session may read: nil, as for a missing object, otherwise.
+//!
 //! JSON goes through [`Object::from_json`] against the latest version of the schema, so what
 //! the ledger records is always the canonical encoding of a checked object; reads decode with
 //! the schema version the entry names (its `schema_hash`), so an object reads as it was
@@ -8,9 +13,11 @@
 
 use bytes::Bytes;
 
-use super::dispatch::{array, bulk, int, nil, object_id, ok, shown, text, Ctx, Fail, Outcome};
+use super::dispatch::{
+    array, bulk, int, nil, object_id, ok, shown, signed, text, Ctx, Fail, Outcome,
+};
 use crate::db::Bcdb;
-use crate::entry::{Entry, Op};
+use crate::entry::{Author, Entry, Op};
 use crate::object::Object;
 use crate::schema::{self, Schema};
 use crate::state::{ApplyError, Command, NamespaceState};
@@ -133,6 +140,7 @@ pub(crate) fn put_json(
     url: &str,
     id: Option<u64>,
     json: &[u8],
+    author: Option<Author>,
 ) -> Result<u64, Fail> {
     let value = encode_json(ctx.db, &namespace, url, json)?;
     let applied = ctx.execute(&Command::Put {
@@ -140,30 +148,38 @@ pub(crate) fn put_json(
         collection: url.to_string(),
         id,
         value,
-        author: None,
+        author,
     })?;
     Ok(applied.first().map_or(0, |a| a.object_id))
 }
 
-/// `OBJ.NEW url json` → the new id.
+/// `OBJ.NEW url json [SIG key signature]` → the new id.
 pub(crate) fn obj_new(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let url = text(&args[1], "schema url")?;
+    let (args, author) = signed(args)?;
+    let [_, url, json] = args else {
+        return Err(super::dispatch::wrong_arity("OBJ.NEW"));
+    };
+    let url = text(url, "schema url")?;
     let ns = ctx.session.namespace.clone();
-    Ok(int(put_json(ctx, ns, url, None, &args[2])?))
+    Ok(int(put_json(ctx, ns, url, None, json, author)?))
 }
 
-/// `OBJ.SET url id json`: a new version of an existing object.
+/// `OBJ.SET url id json [SIG key signature]`: a new version of an existing object.
 pub(crate) fn obj_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let url = text(&args[1], "schema url")?;
-    let id = object_id(&args[2])?;
+    let (args, author) = signed(args)?;
+    let [_, url, id, json] = args else {
+        return Err(super::dispatch::wrong_arity("OBJ.SET"));
+    };
+    let url = text(url, "schema url")?;
+    let id = object_id(id)?;
     let ns = ctx.session.namespace.clone();
-    put_json(ctx, ns, url, Some(id), &args[3])?;
+    put_json(ctx, ns, url, Some(id), json, author)?;
     Ok(ok())
 }
 
 /// The object an `OBJ.GET/DEL/HISTORY` names: `id` or `url id`. With a url, an object of
 /// another collection is an error rather than a silent answer about the wrong model.
-fn target(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<u64, Fail> {
+pub(crate) fn target(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<u64, Fail> {
     let (url, id) = match args {
         [_, id] => (None, object_id(id)?),
         [_, url, id, ..] => (Some(text(url, "schema url")?), object_id(id)?),
@@ -205,6 +221,9 @@ pub(crate) fn obj_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     };
     let id = target(ctx, args)?;
     let ns = ctx.session.namespace.clone();
+    if !ctx.readable(&ns, id) {
+        return Ok(nil());
+    }
     let Some((_, entry, value)) = ctx.db.get(&ns, id)? else {
         return Ok(nil());
     };
@@ -214,8 +233,10 @@ pub(crate) fn obj_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(bulk(value_json(ctx.db, &entry, &value)?))
 }
 
-/// `OBJ.DEL [url] id` → 1 when it was deleted, 0 when there was nothing to delete.
+/// `OBJ.DEL [url] id [SIG key signature]` → 1 when it was deleted, 0 when there was
+/// nothing to delete.
 pub(crate) fn obj_del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let (args, author) = signed(args)?;
     if args.len() > 3 {
         return Err(super::dispatch::wrong_arity("OBJ.DEL"));
     }
@@ -226,7 +247,7 @@ pub(crate) fn obj_del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     ctx.execute(&Command::Delete {
         namespace: ctx.session.namespace.clone(),
         id,
-        author: None,
+        author,
     })?;
     Ok(int(1))
 }
@@ -239,6 +260,10 @@ pub(crate) fn obj_history(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     }
     let id = target(ctx, args)?;
     let ns = ctx.session.namespace.clone();
+    // a deleted object's history is read with the rights it had last
+    if !ctx.is_owner() && !ctx.db.state().may_read(&ctx.session.caller, &ns, id) {
+        return Ok(array(Vec::new()));
+    }
     let mut items = Vec::new();
     for (entry, value) in ctx.db.history(&ns, id)? {
         let (op, view) = match entry.op {
