@@ -10,7 +10,9 @@ u16 LE + bytes      collection (..=1024 bytes)
 u64 LE object_id
 [32]   schema_hash, [32] value_hash
 u64 LE value_len
-u8     author flag  0: none; 1: followed by [32] ed25519 key and [64] signature
+u8     author flag  0: none (the instance owner); 1: followed by [32] ed25519 key and
+                    [64] signature (signed by its author); 2: followed by [32] key
+                    (attested: an authenticated session of that key made the change)
 ```
 
 Decoding is as strict as Rust's, with the same error messages. An author signs what they
@@ -77,6 +79,12 @@ class Entry:
     value_hash: bytes
     value_len: int
     author: Author | None = None
+    attested: bytes | None = None
+
+    @property
+    def principal(self) -> bytes | None:
+        """Who made the change: the signing author or the attested key (None: the owner)."""
+        return self.author.key if self.author is not None else self.attested
 
     def encode(self) -> bytes:
         """The canonical bytes."""
@@ -86,10 +94,12 @@ class Entry:
             out += struct.pack("<H", len(name)) + name
         out += struct.pack("<Q", self.object_id) + self.schema_hash + self.value_hash
         out += struct.pack("<Q", self.value_len)
-        if self.author is None:
-            out.append(0)
-        else:
+        if self.author is not None:
             out += b"\x01" + self.author.key + self.author.signature
+        elif self.attested is not None:
+            out += b"\x02" + self.attested
+        else:
+            out.append(0)
         return bytes(out)
 
     @staticmethod
@@ -109,19 +119,21 @@ class Entry:
         collection = r.name(MAX_COLLECTION, "collection")
         object_id, schema_hash, value_hash_, value_len = r.u64(), r.take(32), r.take(32), r.u64()
         flag = r.u8()
-        if flag == 0:
-            author = None
-        elif flag == 1:
+        author = attested = None
+        if flag in (1, 2):
             key = r.take(32)
             if not is_point(key):
                 raise EntryError("bad", "author key is not an ed25519 point")
-            author = Author(key, r.take(64))
-        else:
+            if flag == 1:
+                author = Author(key, r.take(64))
+            else:
+                attested = key
+        elif flag != 0:
             raise EntryError("bad", f"author flag {flag}")
         if r.at != len(r.data):
             raise EntryError("trailing", f"{len(r.data) - r.at} bytes after the end of the entry")
         return Entry(seq, time_ms, Op(code), namespace, collection, object_id, schema_hash,
-                     value_hash_, value_len, author)
+                     value_hash_, value_len, author, attested)
 
     def signed_payload(self) -> bytes:
         """The bytes the author signed (object id 0 for a creation)."""

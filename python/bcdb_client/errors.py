@@ -35,6 +35,23 @@ class CheckpointError(BcdbError):
     """A checkpoint that is malformed or not signed by the expected key."""
 
 
+class ObjectError(BcdbError):
+    """JSON or bytes that are not an object of a schema (object.rs `ObjectError`): `kind` is
+    `invalid`, `unknown_field`, `unknown_schema`, `limit`, `too_large`, `not_an_object`,
+    `malformed`, or `unsupported` for what this client refuses to encode itself."""
+
+
+class ServerError(BcdbError):
+    """The server refused a command; the message is its error text (`ERR …`) as sent."""
+
+    def __init__(self, message: str):
+        super().__init__("server", message)
+
+
+class AuthError(BcdbError):
+    """Authentication could not be done (no identity, no instance key, refused)."""
+
+
 class VerifyError(BcdbError):
     """Why a client refuses a record (ledger.rs `VerifyError`); `cause` is the error behind
     it, if any, and `reason` is `kind/cause.kind` (e.g. `inconsistent/root_mismatch`)."""

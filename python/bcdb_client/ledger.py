@@ -35,15 +35,21 @@ class VerifiedRecord:
     checkpoint: Checkpoint | str | None = None
 
 
-def verify_record(record: VerifiedRecord, trusted: Checkpoint | None, instance_key) -> Entry:
+def verify_record(record: VerifiedRecord, trusted: Checkpoint | None, instance_key,
+                  cache=None) -> Entry:
     """Checks `record` against the `trusted` checkpoint (None when nothing is trusted yet)
     and the instance key (32 bytes or hex); returns the decoded entry. Raises
-    `VerifyError`, whose `reason` says which check failed."""
+    `VerifyError`, whose `reason` says which check failed. With a `cache`
+    (verified.CheckpointCache), a checkpoint whose signature was already checked is not
+    checked again: the signature dominates the cost of a verified read."""
     try:
         cp = record.checkpoint
         if not isinstance(cp, Checkpoint):
             cp = Checkpoint.parse(cp or "")
-        cp.verify(instance_key)
+        if cache is None:
+            cp.verify(instance_key)
+        else:
+            cache.verify(cp, instance_key)
     except CheckpointError as e:
         raise VerifyError("checkpoint", str(e), e) from e
     if trusted is not None and trusted.size > 0:

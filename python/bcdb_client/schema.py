@@ -4,14 +4,17 @@
 fields, each field with its number, name, index marks, type (lists, enums, embedded
 objects), default as text and comment. It enforces the block rules the Rust parser does
 (numbering style, reserved and repeated names, type codes, inference, index marks) and
-raises `SchemaError(line, message)`; it does not type-check defaults beyond the cases a
-default is not allowed, and it does not print canonical text or compute the schema hash.
+raises `SchemaError(line, message)`. Defaults are kept as text here; codec.py reads them
+as values (refusing a bad one when it is applied) and canonical.py prints the canonical
+text and computes the schema hash.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field as _field
+
+from .values import trim
 
 # Scalar rows of §1.4: canonical code first, then aliases; and the index column.
 _ROWS = [
@@ -117,12 +120,12 @@ def strip_quotes(text: str) -> str:
 
 def split_list(text: str) -> list[str]:
     """Items of a list default: optional `[ ]`, commas, each item trimmed and unquoted."""
-    text = text.strip()
+    text = trim(text)
     if text.startswith("[") and text.endswith("]") and len(text) >= 2:
         text = text[1:-1]
-    if not text.strip():
+    if not trim(text):
         return []
-    return [strip_quotes(item.strip()) for item in text.split(",")]
+    return [strip_quotes(trim(item)) for item in text.split(",")]
 
 
 def _lower(text: str) -> str:

@@ -73,7 +73,8 @@ class Entries(unittest.TestCase):
         cases = [(data + b"\0", "trailing", "1 bytes after the end of the entry"),
                  (b"\x09" + data[1:], "version", "unknown entry version 9"),
                  (data[:17] + b"\x4d" + data[18:], "op", "unknown entry op 77"),
-                 (data[:-1] + b"\x02", "bad", "author flag 2"),
+                 (data[:-1] + b"\x03", "bad", "author flag 3"),
+                 (data[:-1] + b"\x02", "truncated", f"entry truncated at byte {len(data)}"),
                  (data[:18] + b"\x00\x00" + data[24:], "bad", "empty namespace"),
                  (data[:18] + b"\x00\x01" + data[20:], "bad",
                   "namespace of 256 bytes (at most 255)"),
@@ -82,6 +83,16 @@ class Entries(unittest.TestCase):
             with self.assertRaises(EntryError) as e:
                 Entry.decode(bad)
             self.assertEqual((e.exception.kind, str(e.exception)), (kind, message))
+
+    def test_attested_keys(self):
+        # flag 2: an authenticated session's key, attested by the instance, no signature
+        key = bytes(SigningKey(bytes([4] * 32)).verify_key)
+        entry = Entry(**{**sample().__dict__, "attested": key})
+        data = entry.encode()
+        self.assertEqual(data[-33:], b"\x02" + key)
+        back = Entry.decode(data)
+        self.assertEqual((back, back.principal, back.verify_author()), (entry, key, None))
+        self.assertIsNone(sample().principal)
 
     def test_author_signatures(self):
         key = SigningKey(bytes([3] * 32))

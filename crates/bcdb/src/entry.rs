@@ -14,7 +14,7 @@
 //! u16 LE + bytes      collection: the schema url, or "" for schema-less keys (..=1024 bytes)
 //! u64 LE object_id    per-namespace id (assigned when the entry is applied)
 //! [32]   schema_hash  SHA-256 identity of the schema the value follows (zeros if none)
-//! [32]   value_hash   SHA-256 of the stored value bytes (zeros for a delete)
+//! [32]   value_hash   SHA-256 of the stored value bytes (of the empty value for a delete)
 //! u64 LE value_len    length of the stored value
 //! u8     author flag  0: none (the instance owner); 1: followed by [32] ed25519
 //!                     key and [64] signature (signed by its author); 2: followed

@@ -13,9 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use identity::PublicKey;
 
+mod rights;
+
 use crate::acl::{self, Acl, Caller, Perms, DEFAULT_ACL};
 use crate::entry::{value_hash, Author, Entry, Op};
 use crate::schema::{self, check_evolution, Schema};
+use rights::{apply_acl, check_author, Who};
 
 /// Collection of an [`Op::AclPut`] entry that sets a namespace's policy.
 pub const POLICY: &str = "policy";
@@ -223,32 +226,6 @@ pub struct NamespaceState {
     pub signed_only: bool,
 }
 
-/// Who a change or a read is by, once the instance key is recognised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Who {
-    Owner,
-    Key([u8; 32]),
-    Nobody,
-}
-
-impl NamespaceState {
-    /// Whether `who` holds `want` on `object` (or, with `None`, on a new object).
-    fn allows(&self, who: Who, object: Option<&ObjectState>, want: Perms) -> bool {
-        let key = match who {
-            Who::Owner => return true,
-            Who::Key(k) if object.is_some_and(|o| o.owner == Some(k)) => return true,
-            Who::Key(k) => Some(k),
-            // an unauthenticated session's unsigned change would be recorded as the owner's
-            Who::Nobody if want != Perms::READ => return false,
-            Who::Nobody => None,
-        };
-        let name = object.and_then(|o| o.acl.as_deref()).unwrap_or(DEFAULT_ACL);
-        self.acls
-            .get(name)
-            .is_some_and(|acl| acl.granted(key.as_ref(), &self.groups).contains(want))
-    }
-}
-
 /// The whole state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
@@ -272,47 +249,6 @@ impl State {
             owner: Some(owner.to_bytes()),
             ..State::default()
         }
-    }
-
-    fn who(&self, key: Option<[u8; 32]>) -> Who {
-        match key {
-            None => Who::Owner,
-            Some(k) if Some(k) == self.owner => Who::Owner,
-            Some(k) => Who::Key(k),
-        }
-    }
-
-    /// Whose rights a command by `caller`, signed by `author` if at all,
-    /// is decided with: the instance owner's when the owner submits it
-    /// (the owner may record a change on anyone's behalf), else the
-    /// signer's, else the session's.
-    fn principal(&self, caller: &Caller, author: Option<&Author>) -> Who {
-        let session = match caller {
-            Caller::Owner => Who::Owner,
-            Caller::Key(k) => self.who(Some(k.to_bytes())),
-            Caller::Anonymous => Who::Nobody,
-        };
-        match (session, author) {
-            (Who::Owner, _) => Who::Owner,
-            (_, Some(a)) => self.who(Some(a.key.to_bytes())),
-            (session, None) => session,
-        }
-    }
-
-    /// Whether `caller` may read object `id` of `namespace` (false when it does not exist).
-    pub fn may_read(&self, caller: &Caller, namespace: &[u8], id: u64) -> bool {
-        let Some(ns) = self.namespace(namespace) else {
-            return false;
-        };
-        let who = self.principal(caller, None);
-        ns.objects
-            .get(&id)
-            .is_some_and(|o| ns.allows(who, Some(o), Perms::READ))
-    }
-
-    /// Whether `caller` is the instance owner.
-    pub fn is_owner(&self, caller: &Caller) -> bool {
-        self.principal(caller, None) == Who::Owner
     }
 
     /// The state of `namespace`, if anything was ever written to it.
@@ -342,15 +278,6 @@ impl State {
             .objects
             .get(&id)
             .filter(|o| !o.deleted)
-    }
-
-    fn owner_only(&self, caller: &Caller, what: &str) -> Result<(), ApplyError> {
-        match self.principal(caller, None) {
-            Who::Owner => Ok(()),
-            _ => Err(ApplyError::Denied(format!(
-                "only the instance owner may {what}"
-            ))),
-        }
     }
 
     /// The entries (with their values) that `command` becomes at ledger
@@ -392,6 +319,19 @@ impl State {
                 _ => None,
             },
             author,
+        };
+        // an access entry (see the collection constants) and its text value
+        let access = |namespace: &[u8], collection: &str, id, text: String| {
+            let e = entry(
+                Op::AclPut,
+                namespace,
+                collection,
+                id,
+                [0; 32],
+                text.as_bytes(),
+                None,
+            );
+            vec![(e, text.into_bytes())]
         };
         match command {
             Command::SchemaPut { namespace, text } => {
@@ -607,18 +547,12 @@ impl State {
                 ns_of(namespace)?;
                 self.owner_only(caller, "set access lists")?;
                 acl::check_name(name, "access list").map_err(ApplyError::Limit)?;
-                let collection = format!("{ACL_PREFIX}{name}");
-                let text = acl.to_text();
-                let e = entry(
-                    Op::AclPut,
+                Ok(access(
                     namespace,
-                    &collection,
+                    &format!("{ACL_PREFIX}{name}"),
                     0,
-                    [0; 32],
-                    text.as_bytes(),
-                    None,
-                );
-                Ok(vec![(e, text.into_bytes())])
+                    acl.to_text(),
+                ))
             }
             Command::GroupSet {
                 namespace,
@@ -634,25 +568,14 @@ impl State {
                         acl::MAX_RULES
                     )));
                 }
-                let collection = format!("{GROUP_PREFIX}{name}");
                 let text = acl::group_text(members);
-                let e = entry(
-                    Op::AclPut,
-                    namespace,
-                    &collection,
-                    0,
-                    [0; 32],
-                    text.as_bytes(),
-                    None,
-                );
-                Ok(vec![(e, text.into_bytes())])
+                Ok(access(namespace, &format!("{GROUP_PREFIX}{name}"), 0, text))
             }
             Command::PolicySet { namespace, signed } => {
                 ns_of(namespace)?;
                 self.owner_only(caller, "set a namespace's policy")?;
-                let text: &[u8] = if *signed { b"signed" } else { b"open" };
-                let e = entry(Op::AclPut, namespace, POLICY, 0, [0; 32], text, None);
-                Ok(vec![(e, text.to_vec())])
+                let text = if *signed { "signed" } else { "open" };
+                Ok(access(namespace, POLICY, 0, text.to_string()))
             }
             Command::ObjectAcl {
                 namespace,
@@ -677,16 +600,7 @@ impl State {
                     }
                 }
                 let text = name.clone().unwrap_or_default();
-                let e = entry(
-                    Op::AclPut,
-                    namespace,
-                    OBJECT_ACL,
-                    *id,
-                    [0; 32],
-                    text.as_bytes(),
-                    None,
-                );
-                Ok(vec![(e, text.into_bytes())])
+                Ok(access(namespace, OBJECT_ACL, *id, text))
             }
         }
     }
@@ -750,65 +664,4 @@ impl State {
         }
         Ok(())
     }
-}
-
-/// Checks `author`'s signature, if any, on a change of `op` to (`namespace`, `collection`,
-/// `id`) whose value is `value` (see [`Entry::author_payload`]).
-fn check_author(
-    author: &Option<Author>,
-    namespace: &[u8],
-    collection: &str,
-    id: u64,
-    op: Op,
-    schema_hash: &[u8; 32],
-    value: &[u8],
-) -> Result<(), ApplyError> {
-    let Some(author) = author else {
-        return Ok(());
-    };
-    let payload = Entry::author_payload(
-        namespace,
-        collection.as_bytes(),
-        id,
-        op,
-        schema_hash,
-        &value_hash(value),
-    );
-    author
-        .key
-        .verify(&payload, &author.signature)
-        .map_err(|_| ApplyError::Signature)
-}
-
-/// Folds an [`Op::AclPut`] entry into its namespace.
-fn apply_acl(
-    ns: &mut NamespaceState,
-    entry: &Entry,
-    collection: &str,
-    value: &[u8],
-) -> Result<(), ApplyError> {
-    let bad = |why: String| ApplyError::Invalid(format!("access entry {}: {why}", entry.seq));
-    let text = std::str::from_utf8(value).map_err(|_| bad("not UTF-8".into()))?;
-    if let Some(name) = collection.strip_prefix(ACL_PREFIX) {
-        ns.acls
-            .insert(name.to_string(), Acl::from_text(text).map_err(bad)?);
-    } else if let Some(name) = collection.strip_prefix(GROUP_PREFIX) {
-        ns.groups
-            .insert(name.to_string(), acl::group_from_text(text).map_err(bad)?);
-    } else if collection == POLICY {
-        ns.signed_only = match text {
-            "signed" => true,
-            "open" => false,
-            other => return Err(bad(format!("policy {other:?}"))),
-        };
-    } else if collection == OBJECT_ACL {
-        let obj = ns
-            .objects
-            .get_mut(&entry.object_id)
-            .ok_or(ApplyError::NoObject(entry.object_id))?;
-        obj.acl = (!text.is_empty()).then(|| text.to_string());
-    } else {
-        return Err(bad(format!("unknown kind {collection:?}")));
-    }
-    Ok(())
 }

@@ -6,11 +6,16 @@
 //! `python3 -m unittest discover -s python/tests` on it. The Python side must accept what
 //! Rust accepts and refuse the rest with the same reason and message.
 //!
+//! It also carries `python/tests/vectors/codec_cases.json` with Rust's verdicts (schema
+//! text and hash, object bytes and view, or the refusal: Python must write the bytes
+//! `Object::encode` writes) and identity vectors (seed, mnemonic, key file, word list).
+//!
 //! `BCDB_PY_FIXTURE_OUT=<file>` keeps a copy of the fixture.
 //!
 //! Without python3 or PyNaCl (`scripts/deps.sh` installs it) the Python half is skipped with
 //! a loud line; the Rust half (every verdict in the fixture) still runs.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command as Process;
 
@@ -20,8 +25,9 @@ use bcdb::entry::{value_hash, Author, Entry, EntryError, Op};
 use bcdb::ledger::{verify_record, VerifiedRecord, VerifyError};
 use bcdb::merkle::{decode_proof, encode_proof, Hash, ProofError};
 use bcdb::object::Object;
+use bcdb::schema::Schema;
 use bcdb::state::{keyed_value, Command};
-use identity::{KeyPair, PublicKey};
+use identity::{KeyFile, KeyPair, Mnemonic, Payload, PublicKey};
 use serde_json::{json, Value};
 
 const NS: &[u8] = b"grid";
@@ -440,6 +446,78 @@ fn fixture(dir: &Path) -> Value {
         "points": key_vectors(),
         "checkpoints": checkpoints,
         "proofs": proofs,
+        "codec": codec_vectors(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")),
+        "identity": identity_vectors(dir, &key),
+    })
+}
+
+/// `python/tests/vectors/codec_cases.json` with Rust's verdicts; cases named `refused: …`
+/// must be refused, the others accepted.
+fn codec_vectors(root: &Path) -> Value {
+    let path = root.join("python/tests/vectors/codec_cases.json");
+    let cases: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let (mut all, mut schemas) = (Vec::<Schema>::new(), Vec::new());
+    for case in cases["schemas"].as_array().unwrap() {
+        let parsed = bcdb::schema::parse(case["text"].as_str().unwrap()).unwrap();
+        let blocks: Vec<Value> = parsed
+            .iter()
+            .map(|s| json!({"url": s.url(), "text": s.to_text(), "hash": hex::encode(s.hash())}))
+            .collect();
+        schemas.push(json!({"name": case["name"], "blocks": blocks}));
+        all.extend(parsed);
+    }
+    let resolve = |url: &str| all.iter().find(|s| s.url() == url).cloned();
+    let mut objects = Vec::new();
+    for case in cases["objects"].as_array().unwrap() {
+        let (name, json) = (case["name"].as_str().unwrap(), &case["json"]);
+        let schema = resolve(case["url"].as_str().unwrap()).unwrap();
+        let verdict = Object::from_json(&schema, json, &resolve);
+        assert_eq!(verdict.is_err(), name.starts_with("refused:"), "{name}");
+        objects.push(match verdict {
+            Ok(object) => {
+                let bytes = object.encode();
+                let back = Object::decode(&bytes, &schema, &resolve);
+                assert_eq!(back, Ok(object.clone()));
+                let view = object.to_json(&schema, &resolve);
+                json!({"name": name, "url": case["url"], "json": json, "error": null,
+                       "hex": hex::encode(&bytes), "view": view})
+            }
+            Err(e) => json!({"name": name, "url": case["url"], "json": json,
+                             "error": e.to_string(), "loose": case["loose"]}),
+        });
+    }
+    json!({"schemas": schemas, "objects": objects})
+}
+
+/// A seed, its key, mnemonic and key file, an auth signature, and the BIP-39 word list
+/// rebuilt from `Mnemonic::from_seed` (a seed whose first 11 bits are `i` starts word `i`).
+fn identity_vectors(dir: &Path, instance: &KeyPair) -> Value {
+    let seed: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5a);
+    let key = KeyPair::from_seed(&seed);
+    let (path, threebot_id) = (dir.join("identity/key.json"), 77);
+    let file = KeyFile {
+        key: key.clone(),
+        threebot_id,
+    };
+    file.create(&path).unwrap();
+    let words: Vec<String> = (0..2048u16)
+        .map(|i| {
+            let first = [(i >> 3) as u8, ((i & 7) << 5) as u8, 0];
+            let phrase = Mnemonic::from_seed(&std::array::from_fn(|j| first[j.min(2)])).phrase();
+            phrase.split(' ').next().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(words.iter().collect::<BTreeSet<_>>().len(), 2048);
+    let nonce = [3u8; 32];
+    let auth = Payload::new("bcdb-auth")
+        .field(&nonce)
+        .field(&instance.public().to_bytes());
+    json!({
+        "seed": hex::encode(seed), "public": key.public().to_hex(),
+        "phrase": key.mnemonic().phrase(), "threebot_id": threebot_id,
+        "key_file": std::fs::read_to_string(&path).unwrap(), "wordlist": words,
+        "nonce": hex::encode(nonce), "auth_payload": hex::encode(auth.as_bytes()),
+        "auth_signature": key.sign(&auth).to_hex(),
     })
 }
 
@@ -473,8 +551,8 @@ fn entry_vectors(
         ("op 77", edit(&plain, &|b| b[17] = 77)),
         ("op 0", edit(&plain, &|b| b[17] = 0)),
         (
-            "author flag 2",
-            edit(&plain, &|b| *b.last_mut().unwrap() = 2),
+            "author flag 3",
+            edit(&plain, &|b| *b.last_mut().unwrap() = 3),
         ),
         (
             "empty namespace",
@@ -708,5 +786,14 @@ fn the_python_client_verifies_what_rust_verifies() {
         !report.contains("skipped"),
         "some Python tests were skipped:\n{report}"
     );
-    assert!(report.contains("test_tampered_records_are_refused_for_rusts_reason"));
+    for test in [
+        "test_tampered_records_are_refused_for_rusts_reason",
+        "test_canonical_schema_text_and_hash_match_rust",
+        "test_objects_encode_to_rusts_bytes",
+        "test_refusals_match_rusts",
+        "test_signatures_are_rusts",
+        "test_one_signature_check_per_checkpoint",
+    ] {
+        assert!(report.contains(test), "{test} did not run:\n{report}");
+    }
 }

@@ -535,7 +535,7 @@ fn bad_input_is_refused_and_records_nothing() {
 fn find_count_and_search_over_indexed_fields() {
     let server = BcdbServer::start(&[]);
     let mut con = server.connect();
-    let schema = "@url = tfgrid.directory.node.1\n&node_id** = (S)\nfarm_id** = (I)\ncru** = (I)\nnotes*** = (S)\n";
+    let schema = "@url = tfgrid.directory.node.1\n&node_id** = (S)\nfarm_id** = (I)\ncru** = (I)\nnotes*** = (S)\nsru = (I)\n";
     let _: redis::Value = redis::cmd("SCHEMA.SET")
         .arg(schema)
         .query(&mut con)
@@ -600,6 +600,8 @@ fn find_count_and_search_over_indexed_fields() {
     for bad in [
         vec!["cru", ">=", "nine"],
         vec!["missing", "=", "x"],
+        // a field without an index mark has no rows to search
+        vec!["sru", "=", "1"],
         vec!["cru", "~", "1"],
         vec!["cru", "="],
     ] {

@@ -23,9 +23,12 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use identity::{Payload, PublicKey, Signature};
+use identity::{Payload, PublicKey};
 
-use super::dispatch::{array, bulk, nil, object_id, ok, shown, status, text, Ctx, Fail, Outcome};
+use super::dispatch::{
+    array, bulk, key_arg, nil, object_id, ok, shown, signature_arg, status, text, Ctx, Fail,
+    Outcome,
+};
 use crate::acl::{Acl, Caller, Perms, Principal};
 use crate::state::Command;
 
@@ -58,16 +61,9 @@ pub(crate) fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             "ask AUTH.CHALLENGE first: AUTH <key> <signature of the nonce>",
         ));
     };
-    let key = text(key, "key")
-        .ok()
-        .and_then(|k| PublicKey::parse(k).ok())
-        .ok_or_else(|| wrong("the key is not an ed25519 public key"))?;
-    let signature = text(signature, "signature")
-        .ok()
-        .and_then(|s| hex::decode(s).ok())
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .map(|b| Signature::from_bytes(&b))
-        .ok_or_else(|| wrong("the signature is not 128 hex digits"))?;
+    let key = key_arg(key).ok_or_else(|| wrong("the key is not an ed25519 public key"))?;
+    let signature =
+        signature_arg(signature).ok_or_else(|| wrong("the signature is not 128 hex digits"))?;
     key.verify(&auth_payload(&nonce, &ctx.shared.instance), &signature)
         .map_err(|_| wrong("the signature does not verify for this key and challenge"))?;
     ctx.session.caller = if key == ctx.shared.instance {
@@ -143,9 +139,7 @@ pub(crate) fn group_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let name = name_arg(&args[1], "group")?;
     let mut members = BTreeSet::new();
     for key in &args[2..] {
-        let key = text(key, "key")
-            .ok()
-            .and_then(|k| PublicKey::parse(k).ok())
+        let key = key_arg(key)
             .ok_or_else(|| Fail::err(format_args!("{:?} is not a public key", shown(key))))?;
         members.insert(key.to_bytes());
     }

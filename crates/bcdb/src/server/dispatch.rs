@@ -139,20 +139,26 @@ pub(crate) fn signed(args: &[Bytes]) -> Result<(&[Bytes], Option<Author>), Fail>
     if n < 4 || !args[n - 3].eq_ignore_ascii_case(b"SIG") {
         return Ok((args, None));
     }
-    let key = text(&args[n - 2], "author key")
-        .ok()
-        .and_then(|k| identity::PublicKey::parse(k).ok())
-        .ok_or_else(|| Fail::err("SIG: the author key is not an ed25519 public key"))?;
-    let signature = text(&args[n - 1], "signature")
-        .ok()
-        .and_then(|s| hex::decode(s).ok())
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .ok_or_else(|| Fail::err("SIG: the signature is not 128 hex digits"))?;
     let author = Author {
-        key,
-        signature: identity::Signature::from_bytes(&signature),
+        key: key_arg(&args[n - 2])
+            .ok_or_else(|| Fail::err("SIG: the author key is not an ed25519 public key"))?,
+        signature: signature_arg(&args[n - 1])
+            .ok_or_else(|| Fail::err("SIG: the signature is not 128 hex digits"))?,
     };
     Ok((&args[..n - 3], Some(author)))
+}
+
+/// An ed25519 public key argument (hex or base58).
+pub(crate) fn key_arg(arg: &[u8]) -> Option<identity::PublicKey> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|k| identity::PublicKey::parse(k).ok())
+}
+
+/// An ed25519 signature argument: 128 hex digits.
+pub(crate) fn signature_arg(arg: &[u8]) -> Option<identity::Signature> {
+    let bytes = hex::decode(arg).ok()?;
+    Some(identity::Signature::from_bytes(&bytes.try_into().ok()?))
 }
 
 /// A command handler; `args[0]` is the command name.

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use super::dispatch::{array, int, number, shown, text, Ctx, Fail, Outcome};
 use crate::index::{Cond, MAX_LIMIT};
 use crate::object::IndexValue;
-use crate::schema::{FieldType, IndexColumn, Schema};
+use crate::schema::{FieldType, IndexColumn, IndexKind, Schema};
 use crate::state::NamespaceState;
 
 /// Default page size of OBJ.FIND and OBJ.SEARCH.
@@ -31,6 +31,8 @@ fn column(ns: &NamespaceState, schema: &Schema, name: &str) -> Option<IndexColum
     };
     let field = schema.field(head)?;
     match (rest, field.kind()) {
+        // only fields marked `*`, `**`, `***` or `&` have index rows
+        (None, _) if field.index() == IndexKind::None => None,
         (None, kind) => kind.index_column(),
         (Some(rest), FieldType::Object(url)) => {
             let nested = ns.schemas.get(url.as_str())?.last().map(|(_, s)| s)?;

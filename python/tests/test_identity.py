@@ -1,0 +1,110 @@
+"""Identities against Rust's: the seed, mnemonic and JSON key file the fixture holds must
+give the same public key, the auth signature must be the very bytes Rust's key signs
+(ed25519 is deterministic), and a change signature must verify as an entry's author. The
+BIP-39 word list comes from the fixture (Rust rebuilt it with `Mnemonic::from_seed`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import unittest
+from pathlib import Path
+
+from support import FIXTURE_VAR, fixture
+from bcdb_client.entry import Entry, Op
+from bcdb_client.identity import Identity, IdentityError, mnemonic_to_seed, seed_to_mnemonic
+from bcdb_client.keys import payload
+
+FIX = fixture()
+
+
+class WithoutFixture(unittest.TestCase):
+    def test_seed_length_and_no_secret_in_repr(self):
+        with self.assertRaises(IdentityError):
+            Identity(b"\0" * 31)
+        ident = Identity.from_seed(b"\x11" * 32)
+        self.assertNotIn("11" * 8, repr(ident))
+        self.assertEqual(len(ident.sign(b"x")), 64)
+
+    def test_a_mnemonic_needs_a_word_list(self):
+        saved = os.environ.pop("BCDB_BIP39_WORDLIST", None)
+        try:
+            with self.assertRaises(IdentityError) as e:
+                mnemonic_to_seed("abandon " * 24)
+            self.assertEqual(e.exception.kind, "wordlist")
+        finally:
+            if saved is not None:
+                os.environ["BCDB_BIP39_WORDLIST"] = saved
+
+    def test_raw_seed_files_and_their_permissions(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "seed"
+            path.write_bytes(b"\x22" * 32)
+            path.chmod(0o644)
+            with self.assertRaises(IdentityError) as e:
+                Identity.from_key_file(path)
+            self.assertEqual(e.exception.kind, "permissions")
+            path.chmod(0o600)
+            self.assertEqual(Identity.from_key_file(path).seed, b"\x22" * 32)
+
+
+@unittest.skipUnless(FIX, f"{FIXTURE_VAR} is not set (cargo test -p bcdb --test python_client)")
+class RustIdentity(unittest.TestCase):
+    def setUp(self):
+        self.v = FIX["identity"]
+        self.words = self.v["wordlist"]
+
+    def test_seed_gives_rusts_public_key(self):
+        ident = Identity.from_seed(bytes.fromhex(self.v["seed"]))
+        self.assertEqual(ident.public_hex, self.v["public"])
+
+    def test_mnemonic_round_trip(self):
+        seed = bytes.fromhex(self.v["seed"])
+        self.assertEqual(mnemonic_to_seed(self.v["phrase"].upper(), self.words), seed)
+        self.assertEqual(seed_to_mnemonic(seed, self.words), self.v["phrase"])
+        self.assertEqual(mnemonic_to_seed(" ".join(["abandon"] * 23 + ["art"]), self.words),
+                         bytes(32))
+        words = self.v["phrase"].split()
+        words[-1] = self.words[self.words.index(words[-1]) ^ 1]
+        with self.assertRaises(IdentityError) as e:
+            mnemonic_to_seed(" ".join(words), self.words)
+        self.assertIn("checksum", str(e.exception))
+        with self.assertRaises(IdentityError):
+            mnemonic_to_seed(" ".join(words[:23]), self.words)
+
+    def test_json_key_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "identity.json"
+            path.write_text(self.v["key_file"])
+            path.chmod(0o600)
+            ident = Identity.from_key_file(path, wordlist=self.words)
+            self.assertEqual((ident.public_hex, ident.threebot_id),
+                             (self.v["public"], self.v["threebot_id"]))
+            list_path = Path(tmp) / "english.txt"
+            list_path.write_text("\n".join(self.words) + "\n")
+            os.environ["BCDB_BIP39_WORDLIST"] = str(list_path)
+            try:
+                self.assertEqual(Identity.from_key_file(path).public_hex, self.v["public"])
+            finally:
+                del os.environ["BCDB_BIP39_WORDLIST"]
+
+    def test_signatures_are_rusts(self):
+        ident = Identity.from_seed(bytes.fromhex(self.v["seed"]))
+        nonce = bytes.fromhex(self.v["nonce"])
+        auth = payload("bcdb-auth", nonce, bytes.fromhex(FIX["instance_key"]))
+        self.assertEqual(auth.hex(), self.v["auth_payload"])
+        self.assertEqual(ident.auth_signature(nonce, FIX["instance_key"]).hex(),
+                         self.v["auth_signature"])
+        # a change signature is the one the entry layer verifies (entries of the fixture
+        # pin author_payload against Rust's)
+        value_hash = hashlib.sha256(b"\x01\x00\x00\x00\x00").digest()
+        author = ident.sign_change(b"grid", b"tfgrid.directory.farm.1", 0, Op.CREATE,
+                                   b"\x01" * 32, value_hash)
+        entry = Entry(1, 2, Op.CREATE, b"grid", b"tfgrid.directory.farm.1", 9, b"\x01" * 32,
+                      value_hash, 5, author)
+        self.assertEqual(entry.verify_author().hex(), self.v["public"])
+
+
+if __name__ == "__main__":
+    unittest.main()
