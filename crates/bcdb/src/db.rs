@@ -193,6 +193,21 @@ impl Bcdb {
         Ok(cp)
     }
 
+    /// [`Bcdb::commit`] in two halves, so others may execute while the disk syncs: this one
+    /// writes what was executed and returns how many entries that is and a handle to fsync
+    /// them; [`Bcdb::seal`] then signs their checkpoint.
+    pub fn commit_later(&mut self) -> Result<(u64, zdb::SyncHandle), DbError> {
+        Ok(self.ledger.commit_later()?)
+    }
+
+    /// Signs the checkpoint of the first `size` entries once they are durable (see
+    /// [`Bcdb::commit_later`]).
+    pub fn seal(&mut self, size: u64) -> Result<Checkpoint, DbError> {
+        let cp = self.ledger.seal(size)?;
+        self.index.commit(self.ledger.len(), false)?;
+        Ok(cp)
+    }
+
     /// Refuses a typed write whose unique fields are held by another object.
     fn check_unique(&self, entry: &Entry, rows: Option<&Rows>) -> Result<(), DbError> {
         let Some(rows) = rows else {
@@ -310,6 +325,21 @@ impl Bcdb {
     /// The latest signed checkpoint.
     pub fn checkpoint(&self) -> Option<&Checkpoint> {
         self.ledger.checkpoint()
+    }
+
+    /// Entries recorded, committed or not.
+    pub fn len(&self) -> u64 {
+        self.ledger.len()
+    }
+
+    /// Whether nothing was ever recorded.
+    pub fn is_empty(&self) -> bool {
+        self.ledger.len() == 0
+    }
+
+    /// Entries covered by the latest checkpoint (durable, when it was committed durably).
+    pub fn committed(&self) -> u64 {
+        self.ledger.checkpoint().map_or(0, |cp| cp.size)
     }
 }
 

@@ -176,6 +176,12 @@ impl Ledger {
 
     /// Makes the appended entries durable (fsync when `durable`), then signs
     /// and stores a checkpoint for the new size and returns it.
+    ///
+    /// The checkpoint itself is written but not fsynced: losing the last
+    /// ones to a power cut loses nothing a client relies on, since the
+    /// entries they cover are durable and the next open signs a checkpoint
+    /// of the same tree again (any checkpoint a client kept stays consistent
+    /// with it). That keeps a commit at one fsync.
     pub fn commit(&mut self, durable: bool) -> Result<Checkpoint, LedgerError> {
         self.log.commit(durable)?;
         let cp = Checkpoint::sign(
@@ -185,8 +191,29 @@ impl Ledger {
             self.tree.root(),
             now_ms(),
         );
-        self.log
-            .append_checkpoint(cp.to_text().as_bytes(), durable)?;
+        self.log.append_checkpoint(cp.to_text().as_bytes())?;
+        self.latest = Some(cp.clone());
+        Ok(cp)
+    }
+
+    /// The first half of a commit that lets appends go on while the disk syncs: writes
+    /// the appended entries and returns how many there are and a handle to fsync them.
+    /// Once the handle has synced, [`Ledger::seal`] signs their checkpoint.
+    pub fn commit_later(&mut self) -> Result<(u64, zdb::SyncHandle), LedgerError> {
+        let handle = self.log.commit_later()?;
+        Ok((self.len(), handle))
+    }
+
+    /// Signs and stores a checkpoint of the first `size` entries, which the caller made
+    /// durable (see [`Ledger::commit_later`]); the latest checkpoint when it already covers
+    /// them.
+    pub fn seal(&mut self, size: u64) -> Result<Checkpoint, LedgerError> {
+        if let Some(latest) = self.latest.as_ref().filter(|cp| cp.size >= size) {
+            return Ok(latest.clone());
+        }
+        let root = self.tree.root_at(size)?;
+        let cp = Checkpoint::sign(&self.key, &self.origin, size, root, now_ms());
+        self.log.append_checkpoint(cp.to_text().as_bytes())?;
         self.latest = Some(cp.clone());
         Ok(cp)
     }

@@ -111,8 +111,9 @@ impl LedgerLog {
         })
     }
 
-    /// Appends a signed checkpoint (text form), written at once and fsynced when `durable`.
-    pub fn append_checkpoint(&mut self, text: &[u8], durable: bool) -> Result<(), LogError> {
+    /// Appends a signed checkpoint (text form), written at once but not fsynced (see
+    /// [`crate::ledger::Ledger::commit`]; a clean close syncs it).
+    pub fn append_checkpoint(&mut self, text: &[u8]) -> Result<(), LogError> {
         let ns = self
             .db
             .get(self.checkpoints)
@@ -122,13 +123,7 @@ impl LedgerLog {
             .map_err(io("append a checkpoint"))?;
         ns.flush()
             .map_err(|e| e.to_string())
-            .map_err(io("write a checkpoint"))?;
-        if durable {
-            ns.sync()
-                .map_err(|e| e.to_string())
-                .map_err(io("sync a checkpoint"))?;
-        }
-        Ok(())
+            .map_err(io("write a checkpoint"))
     }
 
     /// Every stored checkpoint, oldest first, each checked against its 0-db checksum.
@@ -194,6 +189,18 @@ impl LedgerLog {
             ns.sync().map_err(|e| e.to_string()).map_err(io("sync"))?;
         }
         Ok(())
+    }
+
+    /// Writes the queued records and returns a handle to fsync them with later, without
+    /// holding the log (see [`zdb::Namespace::sync_later`]).
+    pub fn commit_later(&mut self) -> Result<zdb::SyncHandle, LogError> {
+        let ns = self.namespace();
+        ns.commit()
+            .map_err(|e| e.to_string())
+            .map_err(io("commit"))?;
+        ns.sync_later()
+            .map_err(|e| e.to_string())
+            .map_err(io("sync"))
     }
 
     /// Writes everything (index included) and fsyncs; for shutdown.

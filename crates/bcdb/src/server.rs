@@ -3,10 +3,13 @@
 //!
 //! Every connection runs in its own task. A task reads a batch of pipelined requests
 //! ([`resp::Connection::read_batch`]), then, on a blocking thread, takes the one lock on the
-//! database, executes the batch, and commits once (fsync when [`ServerConfig::sync`]), which
-//! also signs a checkpoint covering the batch. Only then are the batch's replies written, in one
-//! write. A reply therefore means "recorded, durable and covered by a signed checkpoint", and a
-//! batch of N pipelined writes costs one fsync, not N (group commit per batch).
+//! database and executes the batch. Before its replies are written (in one write), every
+//! entry recorded so far must be committed (fsync when [`ServerConfig::sync`]), which also
+//! signs a checkpoint covering them. One commit serves every connection that finished
+//! executing while the previous commit ran ([`Shared::commit_through`]), so N pipelined writes,
+//! or N clients writing at once, cost one fsync, not N (group commit). A reply therefore means
+//! "recorded, durable and covered by a signed checkpoint", and no reply shows a write that
+//! is not.
 //!
 //! The instance key signs checkpoints. It lives in `DATA/instance-key.json` (created on first
 //! start, mode 0600) and names the ledger's origin, `bcdb/<first 16 hex digits of the key>`.
@@ -121,9 +124,52 @@ pub(crate) struct Shared {
     pub(crate) origin: String,
     pub(crate) clients: AtomicUsize,
     next_conn_id: AtomicU64,
+    /// Ledger entries covered by the latest commit.
+    durable: AtomicU64,
+    /// Taken by the one connection committing for everyone (see [`Shared::commit_through`]).
+    committing: Mutex<()>,
 }
 
 impl Shared {
+    /// Returns once the first `target` ledger entries are committed (fsynced with
+    /// [`ServerConfig::sync`]). Connections that finish executing while a commit runs wait
+    /// for their turn here; the first of them commits what all of them recorded, and the
+    /// others find their entries already covered: one fsync for many connections' batches
+    /// (group commit).
+    pub(crate) fn commit_through(&self, target: u64) -> Result<(), String> {
+        if self.durable.load(Ordering::SeqCst) >= target {
+            return Ok(());
+        }
+        let _turn = self.committing.lock().unwrap_or_else(|p| p.into_inner());
+        if self.durable.load(Ordering::SeqCst) >= target {
+            return Ok(());
+        }
+        let gone = || "the server is shutting down".to_string();
+        let (size, handle) = {
+            let mut guard = self.lock();
+            let db = guard.as_mut().ok_or_else(gone)?;
+            if self.failed.load(Ordering::SeqCst) {
+                return Err("the ledger failed to write earlier".into());
+            }
+            db.commit_later().map_err(|e| e.to_string())?
+        };
+        // the fsync runs without the database lock: other connections go on executing,
+        // and the next commit covers them
+        if self.config.sync {
+            handle.sync().map_err(|e| format!("sync the ledger: {e}"))?;
+        }
+        let mut guard = self.lock();
+        let db = guard.as_mut().ok_or_else(gone)?;
+        db.seal(size).map_err(|e| e.to_string())?;
+        self.mark_durable(size);
+        Ok(())
+    }
+
+    /// Records that a commit covered the first `size` entries.
+    pub(crate) fn mark_durable(&self, size: u64) {
+        self.durable.fetch_max(size, Ordering::SeqCst);
+    }
+
     /// Locks the database. A panic while it was held may have left memory and ledger apart,
     /// so it marks the server failed rather than poisoning every later call.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Bcdb>> {
@@ -176,6 +222,7 @@ impl Server {
             .await
             .expect("ledger open task panicked")?;
         let (db, instance, origin) = opened;
+        let durable = AtomicU64::new(db.committed());
         let tcp = match config.tcp {
             Some(addr) => {
                 Some(
@@ -207,6 +254,8 @@ impl Server {
             origin,
             clients: AtomicUsize::new(0),
             next_conn_id: AtomicU64::new(1),
+            durable,
+            committing: Mutex::new(()),
         });
         Ok(Server { shared, tcp, unix })
     }

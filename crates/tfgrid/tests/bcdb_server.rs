@@ -384,6 +384,48 @@ fn kill9_during_a_pipelined_burst_keeps_every_acknowledged_write() {
     assert!(ok, "verify after SIGTERM:\n{report}");
 }
 
+#[test]
+fn kill9_with_many_single_write_clients_keeps_every_acknowledged_write() {
+    // Writers that wait for each reply share commits (group commit across connections):
+    // whichever connection commits covers the others' writes, and none may be answered
+    // before its write is durable.
+    let mut server = BcdbServer::start(&[]);
+    const PREFIXES: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let counters: Vec<Arc<AtomicU64>> = PREFIXES.iter().map(|_| Arc::default()).collect();
+    let writers: Vec<_> = PREFIXES
+        .iter()
+        .zip(&counters)
+        .map(|(p, acked)| support::bcdb::writer(server.url(), p, 1, acked.clone()))
+        .collect();
+    support::wait_for(
+        Duration::from_secs(60),
+        "40 acknowledged writes per client",
+        || {
+            counters
+                .iter()
+                .all(|c| c.load(Ordering::SeqCst) >= 40)
+                .then_some(())
+        },
+    );
+    server.kill9();
+    let acked: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let (ok, report) = server.verify();
+    assert!(ok, "verify after kill -9:\n{report}");
+    server.spawn();
+    let mut con = server.connect();
+    for (prefix, n) in PREFIXES.iter().zip(acked) {
+        let keys: Vec<String> = (0..n).map(|i| format!("{prefix}key{i}")).collect();
+        let values: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(&mut con).unwrap();
+        for (i, value) in values.into_iter().enumerate() {
+            assert_eq!(
+                value,
+                Some(format!("value{i}")),
+                "acknowledged {prefix}key{i} lost"
+            );
+        }
+    }
+}
+
 /// Sends `args` and decodes the reply.
 fn call(c: &mut Raw, args: &[&[u8]]) -> Value {
     parse(&c.call(args))

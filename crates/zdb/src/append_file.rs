@@ -166,6 +166,11 @@ impl AppendFile {
         Ok(())
     }
 
+    /// A second handle on the file, to fsync it without borrowing this one.
+    pub(crate) fn handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
     /// Flushes and asks the kernel to put the bytes on disk.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         self.flush()?;

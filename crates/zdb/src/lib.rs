@@ -39,5 +39,5 @@ pub use hooks::{HookRun, Hooks};
 pub use namespace::{
     CompactError, CompactStats, Cursor, DataReadError, DelError, HistoryError, HistoryItem,
     Integrity, LockState, Namespace, NamespaceConfig, NamespaceStats, OpenError, RawEntry,
-    RawEntryError, ReadError, ScanError, ScanItem, SetError, SetOutcome, ValueLoc,
+    RawEntryError, ReadError, ScanError, ScanItem, SetError, SetOutcome, SyncHandle, ValueLoc,
 };

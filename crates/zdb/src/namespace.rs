@@ -261,6 +261,13 @@ impl Namespace {
         self.segments.sync()
     }
 
+    /// Writes queued entries and returns what [`Namespace::sync`] would fsync, to fsync
+    /// later without holding the namespace: a caller that serialises writers can then let
+    /// them go on appending while the disk catches up.
+    pub fn sync_later(&mut self) -> std::io::Result<SyncHandle> {
+        Ok(SyncHandle(self.segments.sync_handles()?))
+    }
+
     /// Forces a new index/data pair (`NSJUMP`, `--rotate`).
     pub fn rotate(&mut self) -> std::io::Result<()> {
         let dirty: Vec<u32> = self.segments.dirty.iter().copied().collect();
@@ -328,3 +335,17 @@ impl Namespace {
 }
 
 pub(crate) use load::{create, open, remove_dirs};
+
+/// Files written by [`Namespace::sync_later`], to fsync.
+#[derive(Debug)]
+pub struct SyncHandle(Vec<std::fs::File>);
+
+impl SyncHandle {
+    /// fsyncs every file: what was written before [`Namespace::sync_later`] is then on disk.
+    pub fn sync(self) -> std::io::Result<()> {
+        for file in &self.0 {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+}

@@ -69,7 +69,11 @@ pub(crate) async fn serve<S>(
             let mut job_pending = std::mem::take(&mut pending);
             let mut out = std::mem::take(conn.out());
             let job = tokio::task::spawn_blocking(move || {
-                let close = run_chunk(&job_shared, &mut job_session, &mut job_pending, &mut out);
+                let (mut close, target) =
+                    run_chunk(&job_shared, &mut job_session, &mut job_pending, &mut out);
+                if let Err(why) = job_shared.commit_through(target) {
+                    close = fatal(&job_shared, &mut out, &why);
+                }
                 (job_session, job_pending, out, close)
             });
             let Ok((s, p, out, c)) = job.await else {
@@ -103,37 +107,35 @@ pub(crate) async fn serve<S>(
 }
 
 /// Executes requests from the front of `pending` until it is empty, a command closes the
-/// connection, or the replies grow past [`MAX_PENDING_REPLY`]; then commits what they wrote.
-/// Returns whether the connection closes.
+/// connection, or the replies grow past [`MAX_PENDING_REPLY`]. Returns whether the
+/// connection closes, and how many ledger entries must be durable before the replies may
+/// go out: every entry recorded so far, by any connection, since a read may have seen it.
 fn run_chunk(
     shared: &Shared,
     session: &mut Session,
     pending: &mut VecDeque<Request>,
     out: &mut BytesMut,
-) -> bool {
+) -> (bool, u64) {
     let mut guard = shared.lock();
     let Some(db) = guard.as_mut() else {
         resp::reply::error(out, b"ERR the server is shutting down");
-        return true;
+        return (true, 0);
     };
     let mut ctx = Ctx::new(db, shared, session);
     while let Some(request) = pending.pop_front() {
         match execute(&mut ctx, &request.args) {
             Ok(reply) => reply.encode(out),
             Err(Fail::Err(text)) => resp::reply::error(out, bounded_error(&text).as_bytes()),
-            Err(Fail::Fatal(why)) => return fatal(shared, out, &why),
+            Err(Fail::Fatal(why)) => return (fatal(shared, out, &why), 0),
         }
         if ctx.close || out.len() >= MAX_PENDING_REPLY {
             break;
         }
     }
-    if let Err(Fail::Fatal(why)) = ctx.commit() {
-        return fatal(shared, out, &why);
-    }
     if ctx.close {
         pending.clear();
     }
-    ctx.close
+    (ctx.close, ctx.db.len())
 }
 
 /// A write or commit failed: nothing of this chunk may be acknowledged, and the server stops

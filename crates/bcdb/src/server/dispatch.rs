@@ -72,8 +72,6 @@ pub(crate) struct Ctx<'a> {
     pub(crate) db: &'a mut Bcdb,
     pub(crate) shared: &'a Shared,
     pub(crate) session: &'a mut Session,
-    /// Entries were recorded since the last commit.
-    dirty: bool,
     /// The connection closes after this reply (`QUIT`).
     pub(crate) close: bool,
 }
@@ -84,7 +82,6 @@ impl<'a> Ctx<'a> {
             db,
             shared,
             session,
-            dirty: false,
             close: false,
         }
     }
@@ -92,24 +89,21 @@ impl<'a> Ctx<'a> {
     /// Records `command`. A refusal records nothing; a ledger failure is fatal.
     pub(crate) fn execute(&mut self, command: &Command) -> Result<Vec<Applied>, Fail> {
         match self.db.execute_as(&self.session.caller, command) {
-            Ok(applied) => {
-                self.dirty |= !applied.is_empty();
-                Ok(applied)
-            }
+            Ok(applied) => Ok(applied),
             Err(DbError::Refused(e)) => Err(Fail::err(e)),
             // the ledger (or what is derived from it) may now be ahead of memory
             Err(other) => Err(Fail::Fatal(other.to_string())),
         }
     }
 
-    /// Commits what was recorded since the last commit (one fsync for the whole batch).
-    /// Ledger commands call it first, so the checkpoint they show covers the writes before them.
+    /// Commits what any connection recorded since the last commit. Ledger commands call it
+    /// first, so the checkpoint they show covers every write before them.
     pub(crate) fn commit(&mut self) -> Result<(), Fail> {
-        if self.dirty {
+        if self.db.len() > self.db.committed() {
             self.db
                 .commit(self.shared.config.sync)
                 .map_err(|e| Fail::Fatal(e.to_string()))?;
-            self.dirty = false;
+            self.shared.mark_durable(self.db.committed());
         }
         Ok(())
     }

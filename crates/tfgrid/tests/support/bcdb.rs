@@ -279,21 +279,33 @@ pub fn vget(con: &mut redis::Connection, id: u64, trusted: Option<u64>) -> Verif
 /// A thread writing `key<i>` = `value<i>` in pipelines of 25 SETs until the connection
 /// fails; `acked` counts the writes answered OK, and the thread returns that count.
 pub fn pipelined_writer(url: String, acked: Arc<AtomicU64>) -> std::thread::JoinHandle<u64> {
+    writer(url, "", 25, acked)
+}
+
+/// Writes `<prefix>key<i>` = `value<i>` for i = 0, 1, … in pipelines of `depth` (1: one
+/// write per round trip) until the server goes away; stores the count acknowledged in
+/// `acked` as it goes and returns it.
+pub fn writer(
+    url: String,
+    prefix: &'static str,
+    depth: u64,
+    acked: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
         let mut n = 0u64;
         loop {
             let mut pipe = redis::pipe();
-            for i in n..n + 25 {
+            for i in n..n + depth {
                 pipe.cmd("SET")
-                    .arg(format!("key{i}"))
+                    .arg(format!("{prefix}key{i}"))
                     .arg(format!("value{i}"));
             }
             match pipe.query::<Vec<String>>(&mut con) {
                 Ok(replies) => assert!(replies.iter().all(|r| r == "OK")),
                 Err(_) => return n,
             }
-            n += 25;
+            n += depth;
             acked.store(n, Ordering::SeqCst);
         }
     })

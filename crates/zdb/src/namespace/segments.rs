@@ -308,6 +308,17 @@ impl Segments {
     }
 
     /// Flushes and fsyncs the active pair.
+    /// Writes queued entries and returns handles on every file [`Segments::sync`] would
+    /// fsync, so the fsync can run while others keep appending.
+    pub(crate) fn sync_handles(&mut self) -> io::Result<Vec<File>> {
+        self.flush()?;
+        let mut files = vec![self.data.handle()?, self.index.handle()?];
+        for file in self.old_index.values() {
+            files.push(file.try_clone()?);
+        }
+        Ok(files)
+    }
+
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         self.flush()?;
         self.data.sync()?;
