@@ -261,11 +261,20 @@ impl Namespace {
         self.segments.sync()
     }
 
-    /// Writes queued entries and returns what [`Namespace::sync`] would fsync, to fsync
-    /// later without holding the namespace: a caller that serialises writers can then let
-    /// them go on appending while the disk catches up.
+    /// Writes queued entries and returns a handle to make them durable later, without
+    /// holding the namespace: a caller that serialises writers can then let them go on
+    /// appending while the disk catches up.
+    ///
+    /// Only the active data file needs it: index entries are rebuilt from the data file
+    /// at load, and earlier data files were fsynced when they were rotated, which is why
+    /// this needs [`NamespaceConfig::sync_on_rotate`].
     pub fn sync_later(&mut self) -> std::io::Result<SyncHandle> {
-        Ok(SyncHandle(self.segments.sync_handles()?))
+        if !self.config.sync_on_rotate {
+            return Err(std::io::Error::other(
+                "sync_later needs sync_on_rotate: rotated data files would stay unsynced",
+            ));
+        }
+        Ok(SyncHandle(vec![self.segments.data_handle()?]))
     }
 
     /// Forces a new index/data pair (`NSJUMP`, `--rotate`).

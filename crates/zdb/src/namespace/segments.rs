@@ -308,15 +308,11 @@ impl Segments {
     }
 
     /// Flushes and fsyncs the active pair.
-    /// Writes queued entries and returns handles on every file [`Segments::sync`] would
-    /// fsync, so the fsync can run while others keep appending.
-    pub(crate) fn sync_handles(&mut self) -> io::Result<Vec<File>> {
+    /// Writes queued entries and returns a handle on the active data file, so the fsync
+    /// can run while others keep appending (see [`crate::Namespace::sync_later`]).
+    pub(crate) fn data_handle(&mut self) -> io::Result<File> {
         self.flush()?;
-        let mut files = vec![self.data.handle()?, self.index.handle()?];
-        for file in self.old_index.values() {
-            files.push(file.try_clone()?);
-        }
-        Ok(files)
+        self.data.handle()
     }
 
     pub(crate) fn sync(&mut self) -> io::Result<()> {
