@@ -175,7 +175,7 @@ impl Bcdb {
         let mut applied = Vec::with_capacity(planned.len());
         for ((entry, value), rows) in planned.into_iter().zip(rows) {
             let old = previous_rows(&mut self.ledger, &self.state, &entry)?;
-            self.ledger.append(&entry, &value)?;
+            self.ledger.append_planned(&entry, &value)?;
             self.state.apply(&entry, &value)?;
             index_entry(&mut self.index, &entry, rows, old)?;
             applied.push(Applied {
