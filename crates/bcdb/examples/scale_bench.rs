@@ -186,7 +186,14 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let key = KeyPair::generate();
     let instance = key.public();
-    let open = || Bcdb::open(dir.path(), key.clone(), "bcdb/scale-bench", object_validator());
+    let open = || {
+        Bcdb::open(
+            dir.path(),
+            key.clone(),
+            "bcdb/scale-bench",
+            object_validator(),
+        )
+    };
     let mut db = open().unwrap();
     db.execute(&Command::SchemaPut {
         namespace: NS.to_vec(),

@@ -161,7 +161,11 @@ impl Ledger {
     /// [`Ledger::append`] of an entry whose author signature was already checked (the
     /// state machine checks it when it plans a command): an ed25519 verification is about
     /// a sixth of a signed write.
-    pub(crate) fn append_planned(&mut self, entry: &Entry, value: &[u8]) -> Result<u64, LedgerError> {
+    pub(crate) fn append_planned(
+        &mut self,
+        entry: &Entry,
+        value: &[u8],
+    ) -> Result<u64, LedgerError> {
         if entry.seq != self.len() {
             return Err(LedgerError::Refused(format!(
                 "entry seq {} is not the next one ({})",

@@ -39,6 +39,13 @@ enum IdCommand {
         #[arg(long, default_value_t = 0)]
         threebot_id: u64,
     },
+    /// Write the identity's secret as a raw 32-byte seed file (mode 0600, never replacing a
+    /// file), the form nodes keep and clients without a BIP-39 word list read (the Python
+    /// BCDB client: `Identity.from_key_file`).
+    ExportSeed {
+        /// The file to create.
+        out: PathBuf,
+    },
 }
 
 fn print_public(key: &KeyPair, path: &std::path::Path, threebot_id: u64) {
@@ -87,6 +94,11 @@ pub(crate) fn run(args: IdArgs) -> anyhow::Result<ExitCode> {
             };
             file.create(&path).context("create identity")?;
             print_public(&file.key, &path, threebot_id);
+        }
+        IdCommand::ExportSeed { out } => {
+            let file = KeyFile::load(&path).context("load identity")?;
+            file.create_raw(&out).context("write the seed file")?;
+            print_public(&file.key, &out, file.threebot_id);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,4 +1,4 @@
-//! `tfgrid id new|show|import` through the real binary.
+//! `tfgrid id new|show|import|export-seed` through the real binary.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -77,6 +77,27 @@ fn new_show_import_round_trip() {
     );
     assert_eq!(field(&imported, "public key:"), public);
     assert_eq!(field(&tfgrid(&["show"], &copy, None), "3bot id:"), "7");
+
+    // A raw seed file of the same key: 32 bytes, 0600, read back as the same identity,
+    // never replacing a file.
+    let seed = dir.path().join("seed.bin");
+    let exported = tfgrid(&["export-seed", seed.to_str().unwrap()], &file, None);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    assert_eq!(std::fs::read(&seed).unwrap().len(), 32);
+    assert_eq!(
+        std::fs::metadata(&seed).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        field(&tfgrid(&["show"], &seed, None), "public key:"),
+        public
+    );
+    let twice = tfgrid(&["export-seed", seed.to_str().unwrap()], &file, None);
+    assert_eq!(twice.status.code(), Some(2));
 
     // Never overwrite an identity.
     let again = tfgrid(&["new"], &file, None);
