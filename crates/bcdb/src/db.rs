@@ -208,6 +208,12 @@ impl Bcdb {
         Ok(cp)
     }
 
+    /// Ends a [`Bcdb::commit_later`] whose entries are durable without signing a checkpoint
+    /// for them yet (a later [`Bcdb::seal`] or [`Bcdb::commit`] will).
+    pub fn synced(&mut self) -> Result<(), DbError> {
+        Ok(self.index.commit(self.ledger.len(), false)?)
+    }
+
     /// Refuses a typed write whose unique fields are held by another object.
     fn check_unique(&self, entry: &Entry, rows: Option<&Rows>) -> Result<(), DbError> {
         let Some(rows) = rows else {

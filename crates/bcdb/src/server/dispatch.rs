@@ -99,11 +99,14 @@ impl<'a> Ctx<'a> {
     /// Commits what any connection recorded since the last commit. Ledger commands call it
     /// first, so the checkpoint they show covers every write before them.
     pub(crate) fn commit(&mut self) -> Result<(), Fail> {
-        if self.db.len() > self.db.committed() {
-            self.db
-                .commit(self.shared.config.sync)
-                .map_err(|e| Fail::Fatal(e.to_string()))?;
-            self.shared.mark_durable(self.db.committed());
+        let fatal = |e: DbError| Fail::Fatal(e.to_string());
+        let len = self.db.len();
+        if self.shared.durable() < len {
+            self.db.commit(self.shared.config.sync).map_err(fatal)?;
+            self.shared.mark_durable(len);
+        } else if self.db.committed() < len {
+            // durable, but its checkpoint was left for later: sign it now
+            self.db.seal(len).map_err(fatal)?;
         }
         Ok(())
     }
