@@ -35,13 +35,15 @@ wait_port() {
 
 start() { # kind name: starts a fresh server, sets PORT and PID
   local p; p=$(port)
+  mkdir -p "$WORK/$2"
+  # each case starts the server itself in the background, so $! is its pid
   case $1 in
-    bcdb) "$BIN" bcdb serve --listen "127.0.0.1:$p" --data "$WORK/$2" >"$WORK/$2.log" 2>&1 & ;;
-    bcdb-nosync) "$BIN" bcdb serve --listen "127.0.0.1:$p" --data "$WORK/$2" --sync false \
+    bcdb) "$BIN" bcdb serve --listen "127.0.0.1:$p" --data "$WORK/$2/bcdb" >"$WORK/$2.log" 2>&1 & ;;
+    bcdb-nosync) "$BIN" bcdb serve --listen "127.0.0.1:$p" --data "$WORK/$2/bcdb" --sync false \
       >"$WORK/$2.log" 2>&1 & ;;
-    redis) mkdir -p "$WORK/$2" && redis-server --port "$p" --save "" --appendonly yes \
+    redis) redis-server --port "$p" --save "" --appendonly yes \
       --appendfsync always --dir "$WORK/$2" >"$WORK/$2.log" 2>&1 & ;;
-    redis-nosync) mkdir -p "$WORK/$2" && redis-server --port "$p" --save "" --appendonly yes \
+    redis-nosync) redis-server --port "$p" --save "" --appendonly yes \
       --appendfsync no --dir "$WORK/$2" >"$WORK/$2.log" 2>&1 & ;;
   esac
   PID=$!
