@@ -22,7 +22,7 @@ from .canonical import schema_hash, schema_text
 from .checkpoint import Checkpoint
 from .client import BoundModel, Client, Record, Version
 from .codec import decode, encode_json, object_hash, view
-from .entry import Author, Entry, Op, author_payload, value_hash
+from .entry import Author, Entry, Op, author_payload, change_payload, namespace_of, value_hash
 from .errors import (AuthError, BcdbError, CheckpointError, CodecError, EntryError,
                      ObjectError, ProofError, ServerError, SignatureError, VerifyError)
 from .identity import Identity, IdentityError
@@ -38,8 +38,9 @@ __all__ = [
     "CheckpointError", "Client", "CodecError", "Entry", "EntryError", "Field", "FieldType",
     "Identity", "IdentityError", "Model", "ObjectError", "Op", "ProofError", "Record",
     "Schema", "SchemaError", "ServerError", "SignatureError", "TrustStore", "VerifiedClient",
-    "VerifiedObject", "VerifiedRecord", "VerifyError", "Version", "author_payload", "decode",
-    "decode_proof", "encode_json", "encode_proof", "leaf_hash", "node_hash", "object_hash",
+    "VerifiedObject", "VerifiedRecord", "VerifyError", "Version", "author_payload",
+    "change_payload", "decode", "decode_proof", "encode_json", "encode_proof", "leaf_hash",
+    "namespace_of", "node_hash", "object_hash",
     "parse", "schema_hash", "schema_text", "value_hash", "verify_consistency",
     "verify_inclusion", "verify_record", "view",
 ]

@@ -11,13 +11,23 @@ v = db.verified("trust.json", instance_key)          # verified reads: see verif
 ```
 
 Every connection selects the namespace when it opens (and again after a reconnect: the
-pool calls `_connected` for each new socket). With an `identity`, each connection also
-answers `AUTH.CHALLENGE` (`AUTH <key> <signature>` over `bcdb-auth`, the nonce and the
-instance key, taken from `instance_key=` or from the server's checkpoint), and writes are
-signed: `OBJ.NEW url json SIG <key> <sig>`, the author signing the namespace, url, object
-id (0 for a creation), op, the schema hash it computed itself (canonical.py) and the
-SHA-256 of the canonical bytes it encoded itself (codec.py), so a server that encodes the
-object differently cannot record it under that signature.
+pool calls `_connected` for each new socket). The namespace is kept as the server reads
+`SELECT` (`entry.namespace_of`: `"3"` is `db3`, `"0"` is `default`), the form entries record
+and signatures cover. With an `identity`, each connection also answers `AUTH.CHALLENGE`
+(`AUTH <key> <signature>` over `bcdb-auth`, the nonce and the instance key), and writes are
+signed: `OBJ.NEW url json SIG <key> <nonce> <sig>`, the author signing (`bcdb-change-2`)
+the instance key, namespace, url, object id (0 for a creation), op, the schema hash it
+computed itself (canonical.py), the SHA-256 of the canonical bytes it encoded itself
+(codec.py), so a server that encodes the object differently cannot record it under that
+signature, and a nonce, so the signature cannot be replayed on this instance or another.
+
+The instance key comes from `instance_key=`, or else from the server's own checkpoint
+(which binds signatures to whatever instance this server says it is: pass the key to bind
+them to the one you mean). Nonces come from the identity's counter (`Identity.next_nonce`);
+before its first signed write a client asks `AUTH.NONCE <key>` for the last nonce the key
+used on this instance and starts above it. A write refused for its nonce (another client of
+the same key, or another thread, got a higher one in first: `nonce N is not above L`) is
+signed again above L, at most `NONCE_RETRIES` times.
 
 A server refusal raises `ServerError` with the server's text (redis-py drops the leading
 `ERR `); a refused authentication raises `AuthError`.
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import redis
@@ -36,7 +47,7 @@ from .canonical import schema_hash
 from .checkpoint import Checkpoint
 from . import codec
 from .codec import encode_json
-from .entry import Op
+from .entry import Op, namespace_of
 from .errors import AuthError, BcdbError, ServerError
 from .keys import public_key
 from .model import Model
@@ -44,10 +55,21 @@ from .schema import Schema, parse
 from .verified import VerifiedClient
 
 _NO_VALUE_HASH = hashlib.sha256(b"").digest()
+NONCE_RETRIES = 3
 
 
 def _text(reply) -> str:
     return reply.decode() if isinstance(reply, (bytes, bytearray)) else str(reply)
+
+
+_STALE_NONCE = re.compile(r"\bnonce (\d+) is not above (\d+)\b")
+
+
+def _stale_nonce(e: ServerError) -> int | None:
+    """The key's last nonce when the server refused a signed change for a nonce not above
+    it (`nonce N is not above L, …`), else None."""
+    m = _STALE_NONCE.search(str(e))
+    return int(m.group(2)) if m else None
 
 
 def _arg(value) -> str:
@@ -66,9 +88,11 @@ class Client:
                  identity=None, instance_key=None, auth: bool | None = None,
                  sign_writes: bool | None = None, socket_timeout: float = 30.0,
                  **redis_kwargs):
-        self.namespace = namespace.encode() if isinstance(namespace, str) else bytes(namespace)
+        self.namespace = namespace_of(namespace)
         self.identity = identity
         self.instance_key = public_key(instance_key) if instance_key is not None else None
+        self._server_key: bytes | None = None  # the checkpoint signer, without instance_key
+        self._nonce_synced = False
         self.auth = identity is not None if auth is None else auth
         self.sign_writes = identity is not None if sign_writes is None else sign_writes
         if (self.auth or self.sign_writes) and identity is None:
@@ -87,7 +111,7 @@ class Client:
         """Runs on every new socket: redis-py's own setup, SELECT, then AUTH if asked."""
         conn.on_connect()
         if self.namespace != b"default":
-            conn.send_command("SELECT", self.namespace)
+            conn.send_command("SELECT", self.namespace)  # db<n> selects what n would
             if _text(conn.read_response()) != "OK":
                 raise redis.ConnectionError(f"SELECT {self.namespace!r} failed")
         if self.auth:
@@ -99,6 +123,7 @@ class Client:
             if key is None:
                 conn.send_command("LEDGER.CHECKPOINT")
                 key = Checkpoint.parse(conn.read_response()).signer
+                self._server_key = key
             conn.send_command("AUTH.CHALLENGE")
             nonce = bytes.fromhex(_text(conn.read_response()))
             signature = self.identity.auth_signature(nonce, key)
@@ -208,18 +233,54 @@ class Client:
         """The latest signed checkpoint (not verified: see `verified`)."""
         return Checkpoint.parse(self.call("LEDGER.CHECKPOINT"))
 
-    def verified(self, trust_path, instance_key, cache=None):
+    def verified(self, trust_path, instance_key, cache=None, check_authors: bool = True):
         """Verified reads trusting only `instance_key`; see verified.py."""
-        return VerifiedClient(self, trust_path, instance_key, cache)
+        return VerifiedClient(self, trust_path, instance_key, cache, check_authors)
+
+    def signing_instance(self) -> bytes:
+        """The instance key signatures are bound to: `instance_key`, or the signer of the
+        server's checkpoint."""
+        if self.instance_key is not None:
+            return self.instance_key
+        if self._server_key is None:
+            self._server_key = self.checkpoint().signer
+        return self._server_key
+
+    def last_nonce(self) -> int:
+        """`AUTH.NONCE <key>`: the last nonce the identity's key used on this instance."""
+        return int(self.call("AUTH.NONCE", self.identity.public_hex))
+
+    def sync_nonce(self) -> None:
+        """Raises the identity's nonce counter above what the server last took from it."""
+        self.identity.saw_nonce(self.last_nonce())
+        self._nonce_synced = True
 
     def sign_args(self, collection: bytes, object_id: int, op: Op, schema_hash_: bytes,
                   value_hash: bytes) -> tuple:
-        """`SIG <key> <signature>` for a change, or () when writes are not signed."""
+        """`SIG <key> <nonce> <signature>` for a change, or () when writes are not signed."""
         if not self.sign_writes:
             return ()
-        author = self.identity.sign_change(self.namespace, collection, object_id, op,
-                                           schema_hash_, value_hash)
-        return ("SIG", author.key.hex(), author.signature.hex())
+        if not self._nonce_synced:
+            self.sync_nonce()
+        author = self.identity.sign_change(self.signing_instance(), self.namespace,
+                                           collection, object_id, op, schema_hash_, value_hash)
+        return ("SIG", author.key.hex(), str(author.nonce), author.signature.hex())
+
+    def signed_call(self, command: tuple, collection: bytes, object_id: int, op: Op,
+                    schema_hash_: bytes, value_hash: bytes):
+        """`command` with the change's `SIG …` appended (nothing when writes are not
+        signed). Refused for a stale nonce (`nonce N is not above L`), it raises the counter
+        to L and signs again, up to `NONCE_RETRIES` times: a refused write was not applied."""
+        for attempt in range(NONCE_RETRIES + 1):
+            sig = self.sign_args(collection, object_id, op, schema_hash_, value_hash)
+            try:
+                return self.call(*command, *sig)
+            except ServerError as e:
+                last = _stale_nonce(e) if sig else None
+                if last is None or attempt == NONCE_RETRIES:
+                    raise
+                self.identity.saw_nonce(last)
+        raise AssertionError("unreachable")
 
     def whoami(self) -> str:
         """`AUTH.WHOAMI`: "owner", "anonymous" or the session's key (hex)."""
@@ -399,13 +460,13 @@ class Record(Model):
         client, object_id = model.client, object.__getattribute__(self, "id")
         wire, value = model.encode(self)
         op = Op.CREATE if object_id is None else Op.PUT
-        sig = client.sign_args(model.url.encode(), object_id or 0, op, model.hash,
-                               hashlib.sha256(value).digest())
+        command = (("OBJ.NEW", model.url, wire) if object_id is None
+                   else ("OBJ.SET", model.url, object_id, wire))
+        reply = client.signed_call(command, model.url.encode(), object_id or 0, op, model.hash,
+                                   hashlib.sha256(value).digest())
         if object_id is None:
-            object_id = int(client.call("OBJ.NEW", model.url, wire, *sig))
+            object_id = int(reply)
             object.__setattr__(self, "id", object_id)
-        else:
-            client.call("OBJ.SET", model.url, object_id, wire, *sig)
         return object_id
 
     def delete(self) -> bool:
@@ -415,6 +476,6 @@ class Record(Model):
         object_id = object.__getattribute__(self, "id")
         if object_id is None:
             return False
-        sig = model.client.sign_args(model.url.encode(), object_id, Op.DELETE, bytes(32),
-                                     _NO_VALUE_HASH)
-        return int(model.client.call("OBJ.DEL", model.url, object_id, *sig)) == 1
+        reply = model.client.signed_call(("OBJ.DEL", model.url, object_id), model.url.encode(),
+                                         object_id, Op.DELETE, bytes(32), _NO_VALUE_HASH)
+        return int(reply) == 1

@@ -10,14 +10,20 @@ u16 LE + bytes      collection (..=1024 bytes)
 u64 LE object_id
 [32]   schema_hash, [32] value_hash
 u64 LE value_len
-u8     author flag  0: none (the instance owner); 1: followed by [32] ed25519 key and
-                    [64] signature (signed by its author); 2: followed by [32] key
-                    (attested: an authenticated session of that key made the change)
+u8     author flag  0: none (the instance owner);
+                    1: [32] ed25519 key, [64] signature (first form: no nonce, no
+                       instance; still read and verified, no longer accepted for new changes);
+                    2: [32] key (attested: an authenticated session of that key made it);
+                    3: [32] key, u64 LE nonce, [64] signature (signed by its author)
 ```
 
 Decoding is as strict as Rust's, with the same error messages. An author signs what they
-decide (namespace, collection, object id — 0 for a creation —, op, schema and value hash),
-not the seq or time the ledger assigns.
+decide, not the seq or time the ledger assigns: `change_payload` (flag 3) covers the
+instance key, namespace, collection, object id (0 for a creation), op, schema and value
+hash and a nonce. The instance key keeps a signature from being replayed on another
+instance; the nonce, which the server accepts only above every earlier nonce of the key on
+that instance, keeps it from being replayed on the same one. Flag 1 entries were signed
+over `author_payload`, which has neither.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import struct
 from dataclasses import dataclass
 
 from .errors import EntryError, SignatureError
-from .keys import is_point, payload, verify_signature
+from .keys import is_point, payload, public_key, verify_signature
 
 ENTRY_VERSION = 1
 MAX_NAMESPACE = 255
@@ -47,10 +53,29 @@ class Op(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Author:
-    """An author's key (32 bytes) and signature (64 bytes) over `author_payload`."""
+    """An author's key (32 bytes), signature (64 bytes) and nonce: the signature is over
+    `change_payload` with that nonce, or over `author_payload` when `nonce` is None (flag 1,
+    the first form)."""
 
     key: bytes
     signature: bytes
+    nonce: int | None = None
+
+
+def namespace_of(name) -> bytes:
+    """The namespace `SELECT name` means on the server (`namespace_of` in
+    crates/bcdb/src/server/basic.rs): all digits is a database number n, namespace
+    `db<n>` (`0` is `default`); anything else is the name itself (1 to 255 bytes). Entries
+    record, and signatures cover, this form."""
+    raw = name.encode() if isinstance(name, str) else bytes(name)
+    if 0 < len(raw) <= 20 and raw.isdigit():
+        n = int(raw)
+        if n >= 1 << 64:
+            raise EntryError("namespace", "DB index is out of range")
+        return b"default" if n == 0 else b"db%d" % n
+    if not 0 < len(raw) <= MAX_NAMESPACE:
+        raise EntryError("namespace", f"a namespace name has 1 to {MAX_NAMESPACE} bytes")
+    return raw
 
 
 def value_hash(value: bytes) -> bytes:
@@ -58,9 +83,19 @@ def value_hash(value: bytes) -> bytes:
     return hashlib.sha256(value).digest()
 
 
+def change_payload(instance_key: bytes, namespace: bytes, collection: bytes, object_id: int,
+                   op: Op, schema_hash: bytes, value_hash_: bytes, nonce: int) -> bytes:
+    """What an author signs for a change on the instance `instance_key` (32 bytes or text)
+    (`Entry::change_payload`)."""
+    return payload("bcdb-change-2", public_key(instance_key), bytes(namespace),
+                   bytes(collection), object_id, bytes([int(op)]), schema_hash, value_hash_,
+                   nonce)
+
+
 def author_payload(namespace: bytes, collection: bytes, object_id: int, op: Op,
                    schema_hash: bytes, value_hash_: bytes) -> bytes:
-    """What an author signs for a change (`Entry::author_payload`)."""
+    """What flag 1 entries were signed over (`Entry::author_payload`): no instance, no
+    nonce. Only for verifying old entries."""
     return payload("bcdb-change", namespace, collection, object_id, bytes([int(op)]),
                    schema_hash, value_hash_)
 
@@ -94,7 +129,10 @@ class Entry:
             out += struct.pack("<H", len(name)) + name
         out += struct.pack("<Q", self.object_id) + self.schema_hash + self.value_hash
         out += struct.pack("<Q", self.value_len)
-        if self.author is not None:
+        if self.author is not None and self.author.nonce is not None:
+            out += b"\x03" + self.author.key + struct.pack("<Q", self.author.nonce)
+            out += self.author.signature
+        elif self.author is not None:
             out += b"\x01" + self.author.key + self.author.signature
         elif self.attested is not None:
             out += b"\x02" + self.attested
@@ -120,14 +158,15 @@ class Entry:
         object_id, schema_hash, value_hash_, value_len = r.u64(), r.take(32), r.take(32), r.u64()
         flag = r.u8()
         author = attested = None
-        if flag in (1, 2):
+        if flag in (1, 2, 3):
             key = r.take(32)
             if not is_point(key):
                 raise EntryError("bad", "author key is not an ed25519 point")
-            if flag == 1:
-                author = Author(key, r.take(64))
-            else:
+            if flag == 2:
                 attested = key
+            else:
+                nonce = r.u64() if flag == 3 else None
+                author = Author(key, r.take(64), nonce)
         elif flag != 0:
             raise EntryError("bad", f"author flag {flag}")
         if r.at != len(r.data):
@@ -135,18 +174,24 @@ class Entry:
         return Entry(seq, time_ms, Op(code), namespace, collection, object_id, schema_hash,
                      value_hash_, value_len, author, attested)
 
-    def signed_payload(self) -> bytes:
-        """The bytes the author signed (object id 0 for a creation)."""
+    def signed_payload(self, instance_key) -> bytes:
+        """The bytes the author signed for the instance `instance_key` (object id 0 for a
+        creation); the first form (flag 1) names no instance."""
         signed_id = 0 if self.op == Op.CREATE else self.object_id
-        return author_payload(self.namespace, self.collection, signed_id, self.op,
-                              self.schema_hash, self.value_hash)
+        fields = (self.namespace, self.collection, signed_id, self.op, self.schema_hash,
+                  self.value_hash)
+        if self.author is not None and self.author.nonce is not None:
+            return change_payload(instance_key, *fields, self.author.nonce)
+        return author_payload(*fields)
 
-    def verify_author(self) -> bytes | None:
-        """Checks the author signature; returns the author's key, or None when the entry is
-        not signed. Raises `SignatureError` when the signature does not verify."""
+    def verify_author(self, instance_key) -> bytes | None:
+        """Checks the author signature as made for the instance `instance_key` (32 bytes or
+        text); returns the author's key, or None when the entry is not signed. Raises
+        `SignatureError` when the signature does not verify."""
         if self.author is None:
             return None
-        if not verify_signature(self.author.key, self.signed_payload(), self.author.signature):
+        message = self.signed_payload(instance_key)
+        if not verify_signature(self.author.key, message, self.author.signature):
             raise SignatureError("bad_signature",
                                  f"author signature by {self.author.key.hex()} does not verify")
         return self.author.key

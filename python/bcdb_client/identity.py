@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+import time
 from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from .entry import Author, Op, author_payload
+from .entry import Author, Op, change_payload, namespace_of
 from .errors import BcdbError
 from .keys import payload, public_key
 
@@ -76,7 +78,15 @@ def seed_to_mnemonic(seed: bytes, wordlist=None) -> str:
 
 class Identity:
     """An ed25519 key pair; `threebot_id` is the phonebook id a key file names (0: none).
-    `repr` never shows the seed."""
+    `repr` never shows the seed.
+
+    It also keeps the nonce counter of its change signatures: a server takes a signed
+    change only if its nonce is above every nonce the key used on that instance before, so
+    `next_nonce` hands out `max(last + 1, time in µs)` — strictly increasing within the
+    process, and, being a clock, normally above what another process using the same key
+    took earlier — and `saw_nonce` raises the floor to what a server reports
+    (`AUTH.NONCE`). One counter serves every instance: increasing overall is increasing
+    on each. It is thread-safe."""
 
     def __init__(self, seed: bytes, threebot_id: int = 0):
         seed = bytes(seed)
@@ -84,6 +94,8 @@ class Identity:
             raise IdentityError("seed", f"a seed is 32 bytes, not {len(seed)}")
         self._key = SigningKey(seed)
         self.threebot_id = threebot_id
+        self._nonce = 0
+        self._nonce_lock = threading.Lock()
 
     @classmethod
     def from_seed(cls, seed: bytes) -> Identity:
@@ -137,11 +149,37 @@ class Identity:
         """The answer to an `AUTH.CHALLENGE` nonce from the instance `instance_key`."""
         return self.sign(payload("bcdb-auth", bytes(nonce), public_key(instance_key)))
 
-    def sign_change(self, namespace: bytes, collection: bytes, object_id: int, op: Op,
-                    schema_hash: bytes, value_hash: bytes) -> Author:
-        """The author signature of a change (object id 0 for a creation)."""
-        message = author_payload(namespace, collection, object_id, op, schema_hash, value_hash)
-        return Author(self.public_key, self.sign(message))
+    @property
+    def last_nonce(self) -> int:
+        """The highest nonce handed out or reported so far (0: none)."""
+        with self._nonce_lock:
+            return self._nonce
+
+    def saw_nonce(self, nonce: int) -> None:
+        """Raises the counter to at least `nonce` (the last one a server took from this key)."""
+        with self._nonce_lock:
+            self._nonce = max(self._nonce, int(nonce))
+
+    def next_nonce(self) -> int:
+        """A nonce above every one handed out or seen: `max(last + 1, time.time_ns() //
+        1000)`."""
+        with self._nonce_lock:
+            self._nonce = max(self._nonce + 1, time.time_ns() // 1000)
+            if self._nonce >= 1 << 64:
+                raise IdentityError("nonce", "the nonce counter is past u64")
+            return self._nonce
+
+    def sign_change(self, instance_key, namespace: bytes, collection: bytes, object_id: int,
+                    op: Op, schema_hash: bytes, value_hash: bytes,
+                    nonce: int | None = None) -> Author:
+        """The author signature of a change on the instance `instance_key` (object id 0 for
+        a creation), with `nonce` or the next one of the counter. The namespace is taken as
+        `SELECT` takes it (`entry.namespace_of`: `"3"` is `db3`)."""
+        if nonce is None:
+            nonce = self.next_nonce()
+        message = change_payload(instance_key, namespace_of(namespace), collection, object_id,
+                                 op, schema_hash, value_hash, nonce)
+        return Author(self.public_key, self.sign(message), nonce)
 
     def __repr__(self):
         return f"Identity({self.public_hex})"

@@ -4,8 +4,11 @@ instance's public key and one checkpoint it already trusts (crates/bcdb/src/ledg
 `verify_record` checks, in Rust's order: the record's checkpoint is signed by the
 instance; it extends the trusted checkpoint (consistency proof); the entry is leaf
 `index` of its tree (inclusion proof); the entry decodes and the value is the one it
-names. The caller then trusts `record.checkpoint`. Like Rust's, it does not check the
-author signature (`Entry.verify_author`) nor that the entry's seq equals `index`.
+names. The caller then trusts `record.checkpoint`. Like Rust's, it does not check that
+the entry's seq equals `index`, nor by default the author signature; with
+`check_author=True` it also checks that (`Entry.verify_author`, against the same instance
+key, which a flag-3 signature names) and refuses a bad one with reason
+`author/bad_signature` (a check Rust's `verify_record` leaves to the caller).
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .checkpoint import Checkpoint
-from .entry import Author, Entry, Op, author_payload, value_hash
-from .errors import CheckpointError, EntryError, ProofError, VerifyError
+from .entry import Author, Entry, Op, author_payload, change_payload, value_hash
+from .errors import CheckpointError, EntryError, ProofError, SignatureError, VerifyError
 from .proof import leaf_hash, verify_consistency, verify_inclusion
 
 __all__ = ["Author", "Checkpoint", "Entry", "Op", "VerifiedRecord", "author_payload",
-           "value_hash", "verify_record"]
+           "change_payload", "value_hash", "verify_record"]
 
 
 @dataclass
@@ -36,7 +39,7 @@ class VerifiedRecord:
 
 
 def verify_record(record: VerifiedRecord, trusted: Checkpoint | None, instance_key,
-                  cache=None) -> Entry:
+                  cache=None, *, check_author: bool = False) -> Entry:
     """Checks `record` against the `trusted` checkpoint (None when nothing is trusted yet)
     and the instance key (32 bytes or hex); returns the decoded entry. Raises
     `VerifyError`, whose `reason` says which check failed. With a `cache`
@@ -69,4 +72,9 @@ def verify_record(record: VerifiedRecord, trusted: Checkpoint | None, instance_k
         raise VerifyError("entry", str(e), e) from e
     if entry.value_hash != value_hash(record.value):
         raise VerifyError("value_mismatch", "the value does not match the entry's value hash")
+    if check_author:
+        try:
+            entry.verify_author(instance_key)
+        except SignatureError as e:
+            raise VerifyError("author", str(e), e) from e
     return entry

@@ -1,6 +1,7 @@
 """The client against a real ledger: the fixture crates/bcdb/tests/python_client.rs
 writes (records from `Bcdb::verified_get`, tampered copies, entry, checkpoint, key and
-proof vectors, each with Rust's verdict). Python must agree with every verdict, down to
+proof vectors, each with Rust's verdict; signed entries are flag 3, bound to the instance
+key with a nonce, and a legacy flag-1 entry must still verify). Python must agree with every verdict, down to
 the error messages. Skipped unless `BCDB_PY_FIXTURE` names the fixture."""
 
 from __future__ import annotations
@@ -32,14 +33,17 @@ class RustFixture(unittest.TestCase):
         for r in FIX["records"]:
             with self.subTest(r["name"]):
                 rec, old = record(r)
-                entry = verify_record(rec, old, key)
+                entry = verify_record(rec, old, key, check_author=True)
                 self.assertEqual((entry.object_id, entry.op), (r["object_id"], r["op"]))
-                author = entry.verify_author()
+                author = entry.verify_author(key)
                 self.assertEqual(author.hex() if author else None, r["author"])
+                self.assertEqual(entry.author.nonce if entry.author else None, r["nonce"])
                 if old is not None and old.size == trusted.size:
                     # the client moves its trust to the record's checkpoint
                     self.assertEqual(Checkpoint.parse(rec.checkpoint).to_text(), FIX["latest"])
         self.assertTrue(any(r["author"] for r in FIX["records"]))
+        nonces = [r["nonce"] for r in FIX["records"] if r["nonce"] is not None]
+        self.assertTrue(nonces, "signed records carry nonces (flag 3)")
         self.assertTrue(any(r["trusted"] is None for r in FIX["records"]))
 
     def test_tampered_records_are_refused_for_rusts_reason(self):
@@ -68,15 +72,20 @@ class RustFixture(unittest.TestCase):
                            namespace=entry.namespace.hex(), collection=entry.collection.hex(),
                            object_id=entry.object_id, schema_hash=entry.schema_hash.hex(),
                            value_hash=entry.value_hash.hex(), value_len=entry.value_len,
-                           author_key=entry.author.key.hex() if entry.author else None)
+                           author_key=entry.author.key.hex() if entry.author else None,
+                           author_nonce=entry.author.nonce if entry.author else None)
                 self.assertEqual(got, f)
                 self.assertEqual(entry.encode(), data)
-                self.assertEqual(entry.signed_payload().hex(), case["payload"])
+                self.assertEqual(entry.signed_payload(FIX["instance_key"]).hex(), case["payload"])
                 if case["author_ok"]:
-                    entry.verify_author()
+                    entry.verify_author(FIX["instance_key"])
                 else:
                     with self.assertRaises(SignatureError):
-                        entry.verify_author()
+                        entry.verify_author(FIX["instance_key"])
+        names = {c["name"]: c for c in FIX["entries"]}
+        self.assertTrue(names["legacy flag 1 signature"]["author_ok"])
+        for refused in ("signed for another instance", "author's nonce changed"):
+            self.assertFalse(names[refused]["author_ok"], refused)
 
     def test_author_keys_are_points_as_in_rust(self):
         for case in FIX["points"]:

@@ -5,14 +5,15 @@ BIP-39 word list comes from the fixture (Rust rebuilt it with `Mnemonic::from_se
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
+import threading
+import time
 import unittest
 from pathlib import Path
 
 from support import FIXTURE_VAR, fixture
-from bcdb_client.entry import Entry, Op
+from bcdb_client.entry import Entry, Op, change_payload
 from bcdb_client.identity import Identity, IdentityError, mnemonic_to_seed, seed_to_mnemonic
 from bcdb_client.keys import payload
 
@@ -47,6 +48,56 @@ class WithoutFixture(unittest.TestCase):
             self.assertEqual(e.exception.kind, "permissions")
             path.chmod(0o600)
             self.assertEqual(Identity.from_key_file(path).seed, b"\x22" * 32)
+
+
+class Nonces(unittest.TestCase):
+    def test_nonces_increase_and_start_at_the_clock(self):
+        ident = Identity.from_seed(b"\x11" * 32)
+        self.assertEqual(ident.last_nonce, 0)
+        before = time.time_ns() // 1000
+        got = [ident.next_nonce() for _ in range(1000)]
+        self.assertGreaterEqual(got[0], before)
+        self.assertTrue(all(a < b for a, b in zip(got, got[1:])), "strictly increasing")
+        self.assertEqual(ident.last_nonce, got[-1])
+
+    def test_a_reported_nonce_raises_the_floor_never_lowers_it(self):
+        ident = Identity.from_seed(b"\x11" * 32)
+        far = time.time_ns() // 1000 + 10**12
+        ident.saw_nonce(far)
+        self.assertEqual(ident.next_nonce(), far + 1)
+        ident.saw_nonce(5)
+        self.assertEqual(ident.next_nonce(), far + 2)
+        ident.saw_nonce((1 << 64) - 1)
+        with self.assertRaises(IdentityError) as e:
+            ident.next_nonce()
+        self.assertEqual(e.exception.kind, "nonce")
+
+    def test_threads_never_share_a_nonce(self):
+        ident = Identity.from_seed(b"\x11" * 32)
+        got: list[int] = []
+
+        def take():
+            mine = [ident.next_nonce() for _ in range(500)]
+            got.extend(mine)
+
+        threads = [threading.Thread(target=take) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(set(got)), 2000)
+
+    def test_change_signatures_cover_the_instance_the_nonce_and_the_normal_namespace(self):
+        ident = Identity.from_seed(b"\x11" * 32)
+        instance = Identity.from_seed(b"\x12" * 32).public_key
+        author = ident.sign_change(instance, "3", b"u.1", 0, Op.CREATE, bytes(32), bytes(32), 9)
+        self.assertEqual(author.nonce, 9)
+        signed = change_payload(instance, b"db3", b"u.1", 0, Op.CREATE, bytes(32), bytes(32), 9)
+        self.assertEqual(author.signature, ident.sign(signed))
+        auto = ident.sign_change(instance, b"0", b"u.1", 0, Op.CREATE, bytes(32), bytes(32))
+        self.assertEqual(auto.nonce, ident.last_nonce)
+        self.assertEqual(auto.signature, ident.sign(change_payload(
+            instance, b"default", b"u.1", 0, Op.CREATE, bytes(32), bytes(32), auto.nonce)))
 
 
 @unittest.skipUnless(FIX, f"{FIXTURE_VAR} is not set (cargo test -p bcdb --test python_client)")
@@ -96,14 +147,20 @@ class RustIdentity(unittest.TestCase):
         self.assertEqual(auth.hex(), self.v["auth_payload"])
         self.assertEqual(ident.auth_signature(nonce, FIX["instance_key"]).hex(),
                          self.v["auth_signature"])
-        # a change signature is the one the entry layer verifies (entries of the fixture
-        # pin author_payload against Rust's)
-        value_hash = hashlib.sha256(b"\x01\x00\x00\x00\x00").digest()
-        author = ident.sign_change(b"grid", b"tfgrid.directory.farm.1", 0, Op.CREATE,
-                                   b"\x01" * 32, value_hash)
+        # a change signature is Rust's (Entry::change_payload signed by the same key) and
+        # the one the entry layer verifies
+        change = self.v["change"]
+        value_hash = bytes.fromhex(change["value_hash"])
+        author = ident.sign_change(FIX["instance_key"], b"grid", b"tfgrid.directory.farm.1", 0,
+                                   Op.CREATE, b"\x01" * 32, value_hash, change["nonce"])
+        self.assertEqual(author.signature.hex(), change["signature"])
+        payload_ = change_payload(bytes.fromhex(FIX["instance_key"]), b"grid",
+                                  b"tfgrid.directory.farm.1", 0, Op.CREATE, b"\x01" * 32,
+                                  value_hash, change["nonce"])
+        self.assertEqual(payload_.hex(), change["payload"])
         entry = Entry(1, 2, Op.CREATE, b"grid", b"tfgrid.directory.farm.1", 9, b"\x01" * 32,
                       value_hash, 5, author)
-        self.assertEqual(entry.verify_author().hex(), self.v["public"])
+        self.assertEqual(entry.verify_author(FIX["instance_key"]).hex(), self.v["public"])
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 pinned in entry.rs, strict decoding, author signatures, checkpoint text, and a small
 ledger built here with PyNaCl keys."""
 
+from __future__ import annotations
+
 import hashlib
 import unittest
 
@@ -9,7 +11,7 @@ import support  # noqa: F401  (import path)
 from nacl.signing import SigningKey
 
 from bcdb_client.checkpoint import Checkpoint
-from bcdb_client.entry import Author, Entry, Op, author_payload, value_hash
+from bcdb_client.entry import Author, Entry, Op, author_payload, change_payload, value_hash
 from bcdb_client.errors import CheckpointError, EntryError, SignatureError, VerifyError
 from bcdb_client.keys import is_point, parse_public_key, payload, verify_signature
 from bcdb_client.ledger import VerifiedRecord, verify_record
@@ -24,9 +26,14 @@ def sample(author=None, op=Op.PUT):
                  bytes([1] * 32), value_hash(b'{"name":"farm"}'), 15, author)
 
 
-def signed(key: SigningKey, entry: Entry) -> Entry:
-    sig = key.sign(entry.signed_payload()).signature
-    return Entry(**{**entry.__dict__, "author": Author(bytes(key.verify_key), sig)})
+INSTANCE = bytes(SigningKey(bytes([6] * 32)).verify_key)
+
+
+def signed(key: SigningKey, entry: Entry, nonce: int | None = 7) -> Entry:
+    """`entry` signed by `key` for INSTANCE with `nonce` (None: the first form, flag 1)."""
+    unsigned = Entry(**{**entry.__dict__, "author": Author(bytes(key.verify_key), b"", nonce)})
+    sig = key.sign(unsigned.signed_payload(INSTANCE)).signature
+    return Entry(**{**entry.__dict__, "author": Author(bytes(key.verify_key), sig, nonce)})
 
 
 class Payloads(unittest.TestCase):
@@ -73,7 +80,8 @@ class Entries(unittest.TestCase):
         cases = [(data + b"\0", "trailing", "1 bytes after the end of the entry"),
                  (b"\x09" + data[1:], "version", "unknown entry version 9"),
                  (data[:17] + b"\x4d" + data[18:], "op", "unknown entry op 77"),
-                 (data[:-1] + b"\x03", "bad", "author flag 3"),
+                 (data[:-1] + b"\x04", "bad", "author flag 4"),
+                 (data[:-1] + b"\x03", "truncated", f"entry truncated at byte {len(data)}"),
                  (data[:-1] + b"\x02", "truncated", f"entry truncated at byte {len(data)}"),
                  (data[:18] + b"\x00\x00" + data[24:], "bad", "empty namespace"),
                  (data[:18] + b"\x00\x01" + data[20:], "bad",
@@ -91,33 +99,71 @@ class Entries(unittest.TestCase):
         data = entry.encode()
         self.assertEqual(data[-33:], b"\x02" + key)
         back = Entry.decode(data)
-        self.assertEqual((back, back.principal, back.verify_author()), (entry, key, None))
+        self.assertEqual((back, back.principal, back.verify_author(key)), (entry, key, None))
         self.assertIsNone(sample().principal)
 
     def test_author_signatures(self):
         key = SigningKey(bytes([3] * 32))
         entry = signed(key, sample())
-        back = Entry.decode(entry.encode())
+        data = entry.encode()
+        # flag 3: key, u64 LE nonce, signature
+        self.assertEqual(len(data), len(sample().encode()) + 32 + 8 + 64)
+        self.assertEqual(data[-105:-104], b"\x03")
+        self.assertEqual(data[-72:-64], (7).to_bytes(8, "little"))
+        back = Entry.decode(data)
         self.assertEqual(back, entry)
-        self.assertEqual(back.verify_author(), bytes(key.verify_key))
-        self.assertIsNone(sample().verify_author())
+        self.assertEqual(back.author.nonce, 7)
+        self.assertEqual(back.verify_author(INSTANCE), bytes(key.verify_key))
+        self.assertIsNone(sample().verify_author(INSTANCE))
         # the ledger-assigned seq and time are not covered; the value hash is
         moved = Entry(**{**back.__dict__, "seq": 99, "time_ms": 1})
-        moved.verify_author()
+        moved.verify_author(INSTANCE)
         forged = Entry(**{**back.__dict__, "value_hash": bytes(32)})
         with self.assertRaises(SignatureError):
-            forged.verify_author()
+            forged.verify_author(INSTANCE)
         # a creation is signed with object id 0
         create = sample(op=Op.CREATE)
-        sig = key.sign(author_payload(create.namespace, create.collection, 0, Op.CREATE,
-                                      create.schema_hash, create.value_hash)).signature
-        Entry(**{**create.__dict__, "author": Author(bytes(key.verify_key), sig)}).verify_author()
+        sig = key.sign(change_payload(INSTANCE, create.namespace, create.collection, 0,
+                                      Op.CREATE, create.schema_hash, create.value_hash,
+                                      9)).signature
+        Entry(**{**create.__dict__, "author": Author(bytes(key.verify_key), sig, 9)}
+              ).verify_author(INSTANCE)
         # a key that is not a curve point does not decode
         bad_key = next(bytes([b] * 32) for b in range(256) if not is_point(bytes([b] * 32)))
-        data = entry.encode()
         with self.assertRaises(EntryError) as e:
-            Entry.decode(data[:-96] + bad_key + data[-64:])
+            Entry.decode(data[:-104] + bad_key + data[-72:])
         self.assertEqual(str(e.exception), "author key is not an ed25519 point")
+
+    def test_a_signature_is_bound_to_its_instance_and_nonce(self):
+        key = SigningKey(bytes([3] * 32))
+        back = Entry.decode(signed(key, sample()).encode())
+        elsewhere = bytes(SigningKey(bytes([8] * 32)).verify_key)
+        with self.assertRaises(SignatureError):
+            back.verify_author(elsewhere)
+        renonced = Entry(**{**back.__dict__, "author": Author(back.author.key,
+                                                              back.author.signature, 8)})
+        with self.assertRaises(SignatureError):
+            renonced.verify_author(INSTANCE)
+        # the payload: bcdb-change-2, instance, ns, collection, id, op, hashes, nonce
+        self.assertEqual(back.signed_payload(INSTANCE),
+                         payload("bcdb-change-2", INSTANCE, b"grid", b"tfgrid.directory.farm.1",
+                                 42, b"\x01", bytes([1] * 32), back.value_hash, 7))
+
+    def test_first_form_signatures_still_verify(self):
+        # flag 1: key and signature over author_payload, no nonce, no instance
+        key = SigningKey(bytes([3] * 32))
+        old = signed(key, sample(), nonce=None)
+        data = old.encode()
+        self.assertEqual(data[-97:-96], b"\x01")
+        back = Entry.decode(data)
+        self.assertEqual((back, back.author.nonce), (old, None))
+        self.assertEqual(back.signed_payload(INSTANCE), author_payload(
+            b"grid", b"tfgrid.directory.farm.1", 42, Op.PUT, bytes([1] * 32), back.value_hash))
+        for instance in (INSTANCE, bytes(SigningKey(bytes([8] * 32)).verify_key)):
+            self.assertEqual(back.verify_author(instance), bytes(key.verify_key))
+        forged = Entry(**{**back.__dict__, "object_id": 43})
+        with self.assertRaises(SignatureError):
+            forged.verify_author(INSTANCE)
 
 
 class Checkpoints(unittest.TestCase):

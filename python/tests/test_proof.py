@@ -4,8 +4,9 @@ crates/bcdb/tests/merkle/vectors.rs), the proof wire form, and hostile input."""
 import unittest
 
 import support  # noqa: F401  (import path)
+from fake_ledger import mth, path, subproof
 from bcdb_client.errors import CodecError, ProofError
-from bcdb_client.proof import (decode_proof, empty_root, encode_proof, leaf_hash, node_hash,
+from bcdb_client.proof import (decode_proof, empty_root, encode_proof, leaf_hash,
                                root_from_inclusion_proof, verify_consistency, verify_inclusion)
 
 LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
@@ -42,37 +43,6 @@ CONSISTENCY = [(1, 1, []), (1, 8, [N0[1], N1[1], N2[1]]), (6, 8, [N1[2], N1[3], 
 
 def h(x: str) -> bytes:
     return bytes.fromhex(x)
-
-
-def mth(leaves):
-    """MTH straight from RFC 9162 §2.1.1, for random checks."""
-    if not leaves:
-        return empty_root()
-    if len(leaves) == 1:
-        return leaf_hash(leaves[0])
-    k = 1 << ((len(leaves) - 1).bit_length() - 1)
-    return node_hash(mth(leaves[:k]), mth(leaves[k:]))
-
-
-def path(m, leaves):
-    """PATH(m, D[n]) of RFC 9162 §2.1.3.1."""
-    if len(leaves) <= 1:
-        return []
-    k = 1 << ((len(leaves) - 1).bit_length() - 1)
-    if m < k:
-        return path(m, leaves[:k]) + [mth(leaves[k:])]
-    return path(m - k, leaves[k:]) + [mth(leaves[:k])]
-
-
-def subproof(m, leaves, b):
-    """SUBPROOF(m, D[n], b) of RFC 9162 §2.1.4.1."""
-    n = len(leaves)
-    if m == n:
-        return [] if b else [mth(leaves)]
-    k = 1 << ((n - 1).bit_length() - 1)
-    if m <= k:
-        return subproof(m, leaves[:k], b) + [mth(leaves[k:])]
-    return subproof(m - k, leaves[k:], False) + [mth(leaves[:k])]
 
 
 class KnownAnswers(unittest.TestCase):

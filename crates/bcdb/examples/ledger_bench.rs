@@ -18,6 +18,7 @@ fn main() {
     let batch = args.get(1).copied().unwrap_or(1000);
     let dir = tempfile::tempdir().expect("temp dir");
     let key = KeyPair::generate();
+    let instance = key.public();
     let mut db = Bcdb::open(dir.path(), key, "bcdb/bench", Box::new(|_, _, _| Ok(()))).unwrap();
     let value = vec![b'x'; 200];
 
@@ -49,13 +50,16 @@ fn main() {
         let ns = b"signed".to_vec();
         let key = i.to_le_bytes();
         let vh = value_hash(&keyed_value(&key, &value));
-        let signature = author.sign(&Entry::author_payload(
+        let nonce = i + 1;
+        let signature = author.sign(&Entry::change_payload(
+            &instance,
             &ns,
             b"",
             0,
             Op::Create,
             &[0; 32],
             &vh,
+            nonce,
         ));
         db.execute(&Command::SetKey {
             namespace: ns,
@@ -64,6 +68,7 @@ fn main() {
             author: Some(Author {
                 key: author.public(),
                 signature,
+                nonce: Some(nonce),
             }),
         })
         .expect("signed write");

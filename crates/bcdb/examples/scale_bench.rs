@@ -507,13 +507,16 @@ fn main() {
     for i in objects..objects + singles {
         let value = encode(&schema, &node(i, objects));
         let t = Instant::now();
-        let signature = author.sign(&Entry::author_payload(
+        let nonce = i + 1;
+        let signature = author.sign(&Entry::change_payload(
+            &instance,
             NS,
             URL.as_bytes(),
             0,
             Op::Create,
             &schema.hash(),
             &value_hash(&value),
+            nonce,
         ));
         db.execute(&Command::Put {
             namespace: NS.to_vec(),
@@ -523,6 +526,7 @@ fn main() {
             author: Some(Author {
                 key: author.public(),
                 signature,
+                nonce: Some(nonce),
             }),
         })
         .expect("signed put");

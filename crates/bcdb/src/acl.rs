@@ -125,9 +125,11 @@ impl fmt::Display for Principal {
 }
 
 /// Checks an access list or group name: 1 to [`MAX_NAME`] characters of
-/// letters, digits, `.`, `_` and `-`.
+/// letters, digits, `.`, `_` and `-`, and not `none` in any case.
 pub fn check_name(name: &str, what: &str) -> Result<(), String> {
+    // `NONE` detaches a list (OBJ.ACL), so no list may be called that
     let ok = !name.is_empty()
+        && !name.eq_ignore_ascii_case("none")
         && name.len() <= MAX_NAME
         && name
             .bytes()

@@ -25,6 +25,9 @@ pub enum DbError {
     /// The index failed.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A recorded entry could not be applied: memory and ledger disagree.
+    #[error("recorded entry does not apply: {0}")]
+    Inconsistent(ApplyError),
 }
 
 /// What one recorded entry did.
@@ -176,7 +179,10 @@ impl Bcdb {
         for ((entry, value), rows) in planned.into_iter().zip(rows) {
             let old = previous_rows(&mut self.ledger, &self.state, &entry)?;
             self.ledger.append_planned(&entry, &value)?;
-            self.state.apply(&entry, &value)?;
+            // planned against this very state, so it applies; if not, nothing after is safe
+            self.state
+                .apply(&entry, &value)
+                .map_err(DbError::Inconsistent)?;
             index_entry(&mut self.index, &entry, rows, old)?;
             applied.push(Applied {
                 seq: entry.seq,

@@ -16,19 +16,26 @@
 //! [32]   schema_hash  SHA-256 identity of the schema the value follows (zeros if none)
 //! [32]   value_hash   SHA-256 of the stored value bytes (of the empty value for a delete)
 //! u64 LE value_len    length of the stored value
-//! u8     author flag  0: none (the instance owner); 1: followed by [32] ed25519
-//!                     key and [64] signature (signed by its author); 2: followed
-//!                     by [32] key (attested: a session that proved this key to
-//!                     the instance made the change, unsigned)
+//! u8     author flag  0: none (the instance owner);
+//!                     1: [32] ed25519 key, [64] signature (signed by its author,
+//!                        first form: no nonce, no instance; still read, no longer
+//!                        accepted for new changes, since it can be replayed);
+//!                     2: [32] key (attested: a session that proved this key to
+//!                        the instance made the change, unsigned);
+//!                     3: [32] key, u64 LE nonce, [64] signature (signed by its
+//!                        author, [`Entry::change_payload`])
 //! ```
 //!
 //! The value itself is stored beside the entry, not in it: a proof needs
 //! only the entry, and the leaf still commits to the value through its hash.
 //!
 //! An author signs the change before it is applied, so the signature covers
-//! what the author decides — namespace, collection, object id (0 for a new
-//! object), op, schema hash and value hash — and not the seq or time the
-//! ledger assigns ([`Entry::author_payload`]).
+//! what the author decides — the instance, namespace, collection, object id (0
+//! for a new object), op, schema hash, value hash and a nonce — and not the seq
+//! or time the ledger assigns ([`Entry::change_payload`]). The instance key
+//! keeps a signature from being replayed on another instance, and the nonce,
+//! which must exceed every nonce the key used before on the instance, from
+//! being replayed on this one (an old version restored, a creation repeated).
 
 use identity::{Payload, PublicKey, Signature};
 use sha2::{Digest, Sha256};
@@ -86,8 +93,11 @@ impl Op {
 pub struct Author {
     /// The author's key.
     pub key: PublicKey,
-    /// Signature over [`Entry::author_payload`].
+    /// Signature over [`Entry::change_payload`] (with a nonce), or over
+    /// [`Entry::author_payload`] (first form, `nonce: None`).
     pub signature: Signature,
+    /// The author's nonce, above every earlier one of the key on the instance.
+    pub nonce: Option<u64>,
 }
 
 /// One ledger entry. At most one of `author` and `attested` is set.
@@ -162,8 +172,11 @@ impl Entry {
         out.extend_from_slice(&self.value_len.to_le_bytes());
         match (&self.author, &self.attested) {
             (Some(a), _) => {
-                out.push(1);
+                out.push(if a.nonce.is_some() { 3 } else { 1 });
                 out.extend_from_slice(&a.key.to_bytes());
+                if let Some(nonce) = a.nonce {
+                    out.extend_from_slice(&nonce.to_le_bytes());
+                }
                 out.extend_from_slice(&a.signature.to_bytes());
             }
             (None, Some(key)) => {
@@ -201,10 +214,16 @@ impl Entry {
         };
         let (author, attested) = match r.u8()? {
             0 => (None, None),
-            1 => {
+            flag @ (1 | 3) => {
                 let key = key(&mut r)?;
+                let nonce = if flag == 3 { Some(r.u64()?) } else { None };
                 let signature = Signature::from_bytes(&r.array::<64>()?);
-                (Some(Author { key, signature }), None)
+                let author = Author {
+                    key,
+                    signature,
+                    nonce,
+                };
+                (Some(author), None)
             }
             2 => (None, Some(key(&mut r)?)),
             other => return Err(EntryError::Bad(format!("author flag {other}"))),
@@ -234,7 +253,32 @@ impl Entry {
     }
 
     /// What an author signs for a change to (`namespace`, `collection`,
-    /// `object_id`) with `op`, `schema_hash` and `value_hash`.
+    /// `object_id`) with `op`, `schema_hash`, `value_hash` and `nonce` on the
+    /// instance whose key is `instance`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn change_payload(
+        instance: &PublicKey,
+        namespace: &[u8],
+        collection: &[u8],
+        object_id: u64,
+        op: Op,
+        schema_hash: &[u8; 32],
+        value_hash: &[u8; 32],
+        nonce: u64,
+    ) -> Payload {
+        Payload::new("bcdb-change-2")
+            .field(&instance.to_bytes())
+            .field(namespace)
+            .field(collection)
+            .u64(object_id)
+            .field(&[op.code()])
+            .field(schema_hash)
+            .field(value_hash)
+            .u64(nonce)
+    }
+
+    /// The first form of [`Entry::change_payload`], without instance or nonce: what
+    /// author flag 1 entries were signed over.
     pub fn author_payload(
         namespace: &[u8],
         collection: &[u8],
@@ -252,8 +296,9 @@ impl Entry {
             .field(value_hash)
     }
 
-    /// Checks the author signature, if there is one.
-    pub fn verify_author(&self) -> Result<(), identity::IdentityError> {
+    /// Checks the author signature, if there is one, as made for the instance
+    /// whose key is `instance`.
+    pub fn verify_author(&self, instance: &PublicKey) -> Result<(), identity::IdentityError> {
         let Some(author) = &self.author else {
             return Ok(());
         };
@@ -263,14 +308,14 @@ impl Entry {
         } else {
             self.object_id
         };
-        let payload = Entry::author_payload(
-            &self.namespace,
-            &self.collection,
-            signed_id,
-            self.op,
-            &self.schema_hash,
-            &self.value_hash,
-        );
+        let (ns, coll, op) = (&self.namespace, &self.collection, self.op);
+        let (schema, value) = (&self.schema_hash, &self.value_hash);
+        let payload = match author.nonce {
+            Some(nonce) => {
+                Entry::change_payload(instance, ns, coll, signed_id, op, schema, value, nonce)
+            }
+            None => Entry::author_payload(ns, coll, signed_id, op, schema, value),
+        };
         author.key.verify(&payload, &author.signature)
     }
 }
@@ -354,30 +399,56 @@ mod tests {
     #[test]
     fn author_signatures_round_trip_and_verify() {
         let key = KeyPair::generate();
+        let instance = KeyPair::from_seed(&[5; 32]).public();
         let e = sample(None);
-        let payload = Entry::author_payload(
-            &e.namespace,
-            &e.collection,
-            e.object_id,
-            e.op,
+        let (ns, coll, id, op) = (&e.namespace, &e.collection, e.object_id, e.op);
+        let payload = Entry::change_payload(
+            &instance,
+            ns,
+            coll,
+            id,
+            op,
             &e.schema_hash,
             &e.value_hash,
+            7,
         );
         let signed = sample(Some(Author {
             key: key.public(),
             signature: key.sign(&payload),
+            nonce: Some(7),
         }));
         let bytes = signed.encode();
+        assert_eq!(bytes.len(), sample(None).encode().len() + 32 + 8 + 64);
+        assert_eq!(bytes[sample(None).encode().len() - 1], 3);
         let back = Entry::decode(&bytes).unwrap();
         assert_eq!(back, signed);
-        back.verify_author().unwrap();
+        back.verify_author(&instance).unwrap();
+        // bound to the instance and the nonce
+        let elsewhere = KeyPair::from_seed(&[6; 32]).public();
+        assert!(back.verify_author(&elsewhere).is_err());
+        let mut renonced = back.clone();
+        renonced.author.as_mut().unwrap().nonce = Some(8);
+        assert!(renonced.verify_author(&instance).is_err());
         let mut forged = back.clone();
         forged.value_hash[0] ^= 1;
-        assert!(forged.verify_author().is_err());
+        assert!(forged.verify_author(&instance).is_err());
         // the ledger-assigned fields are not covered
         let mut moved = back;
         moved.seq = 99;
-        moved.verify_author().unwrap();
+        moved.verify_author(&instance).unwrap();
+
+        // the first form (flag 1) still reads and verifies
+        let old = Entry::author_payload(ns, coll, id, op, &e.schema_hash, &e.value_hash);
+        let legacy = sample(Some(Author {
+            key: key.public(),
+            signature: key.sign(&old),
+            nonce: None,
+        }));
+        let bytes = legacy.encode();
+        assert_eq!(bytes[sample(None).encode().len() - 1], 1);
+        let back = Entry::decode(&bytes).unwrap();
+        assert_eq!(back, legacy);
+        back.verify_author(&instance).unwrap();
     }
 
     #[test]
@@ -395,7 +466,7 @@ mod tests {
         assert_eq!(back.principal(), Some(key));
         assert_eq!(sample(None).principal(), None);
         // an attested change carries no signature to check
-        back.verify_author().unwrap();
+        back.verify_author(&key).unwrap();
     }
 
     #[test]

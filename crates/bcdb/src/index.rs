@@ -109,7 +109,7 @@ pub enum IndexError {
     #[error("index: {0}")]
     Sql(#[from] rusqlite::Error),
     /// A unique field's value is taken by another object.
-    #[error("unique field {field:?} already holds this value (object {id})")]
+    #[error("unique field {field:?} already holds this value")]
     Unique {
         /// The field.
         field: String,

@@ -153,7 +153,7 @@ impl Ledger {
     /// after [`Ledger::commit`].
     pub fn append(&mut self, entry: &Entry, value: &[u8]) -> Result<u64, LedgerError> {
         entry
-            .verify_author()
+            .verify_author(&self.key.public())
             .map_err(|_| LedgerError::Refused("the author signature does not verify".into()))?;
         self.append_planned(entry, value)
     }
@@ -376,7 +376,7 @@ pub fn verify_dir(dir: &Path, instance: &PublicKey) -> Result<Report, LedgerErro
             Ok(entry) if entry.value_hash != value_hash(&record.value) => report
                 .problems
                 .push(problem("value differs from its hash".into())),
-            Ok(entry) if entry.verify_author().is_err() => report
+            Ok(entry) if entry.verify_author(instance).is_err() => report
                 .problems
                 .push(problem("author signature does not verify".into())),
             Ok(_) => {}

@@ -18,7 +18,8 @@ mod rights;
 use crate::acl::{self, Acl, Caller, Perms, DEFAULT_ACL};
 use crate::entry::{value_hash, Author, Entry, Op};
 use crate::schema::{self, check_evolution, Schema};
-use rights::{apply_acl, check_author, Who};
+pub use rights::ReadCache;
+use rights::{apply_acl, Who};
 
 /// Collection of an [`Op::AclPut`] entry that sets a namespace's policy.
 pub const POLICY: &str = "policy";
@@ -188,6 +189,9 @@ pub enum ApplyError {
     /// An author signature that does not verify.
     #[error("the author signature does not verify")]
     Signature,
+    /// A signed change that was, or may have been, recorded before.
+    #[error("{0}")]
+    Replay(String),
 }
 
 /// One object's state.
@@ -232,6 +236,8 @@ pub struct State {
     namespaces: BTreeMap<Vec<u8>, NamespaceState>,
     /// The instance key: changes signed or attested by it are the owner's.
     owner: Option<[u8; 32]>,
+    /// The last nonce each author key signed a recorded change with.
+    nonces: BTreeMap<[u8; 32], u64>,
 }
 
 /// Checks a typed value against its schema; supplied by the layer that knows objects.
@@ -249,6 +255,11 @@ impl State {
             owner: Some(owner.to_bytes()),
             ..State::default()
         }
+    }
+
+    /// The last nonce `key` signed a recorded change with (0: none).
+    pub fn last_nonce(&self, key: &PublicKey) -> u64 {
+        self.nonces.get(&key.to_bytes()).copied().unwrap_or(0)
     }
 
     /// The state of `namespace`, if anything was ever written to it.
@@ -414,7 +425,7 @@ impl State {
                 // a forged signature is refused before anything is said about rights
                 let op = if id.is_some() { Op::Put } else { Op::Create };
                 let signed_id = id.unwrap_or(0);
-                check_author(
+                self.check_author(
                     author,
                     namespace,
                     collection,
@@ -512,7 +523,7 @@ impl State {
                         "this namespace records only changes signed by their author".into(),
                     ));
                 }
-                check_author(
+                self.check_author(
                     author,
                     namespace,
                     &obj.collection,
@@ -608,6 +619,12 @@ impl State {
     /// Folds one recorded entry into the state. `value` is the entry's
     /// value (needed for schema entries, whose value is the schema text).
     pub fn apply(&mut self, entry: &Entry, value: &[u8]) -> Result<(), ApplyError> {
+        if let Some(author) = &entry.author {
+            if let Some(nonce) = author.nonce {
+                let last = self.nonces.entry(author.key.to_bytes()).or_default();
+                *last = (*last).max(nonce);
+            }
+        }
         // the instance's own key is the owner, recorded as no one
         let creator = entry
             .principal()

@@ -61,12 +61,23 @@ fn denied(result: Result<Vec<bcdb::db::Applied>, DbError>) -> String {
     }
 }
 
-fn sign(key: &KeyPair, db: &Bcdb, id: u64, op: Op, value: &[u8]) -> Author {
+fn sign(key: &KeyPair, db: &Bcdb, id: u64, op: Op, value: &[u8], nonce: u64) -> Author {
     let schema = db.state().schema(NS, URL).unwrap().hash();
-    let payload = Entry::author_payload(NS, URL.as_bytes(), id, op, &schema, &value_hash(value));
+    let instance = KeyPair::from_seed(&[1; 32]).public();
+    let payload = Entry::change_payload(
+        &instance,
+        NS,
+        URL.as_bytes(),
+        id,
+        op,
+        &schema,
+        &value_hash(value),
+        nonce,
+    );
     Author {
         key: key.public(),
         signature: key.sign(&payload),
+        nonce: Some(nonce),
     }
 }
 
@@ -161,19 +172,72 @@ fn owners_lists_groups_and_policies_decide_and_survive_a_replay() {
     let v = note(&db, "unsigned");
     assert!(denied(db.execute_as(&as_(&alice), &put(None, v.clone(), None))).contains("signed"));
     // a signed creation relayed by an unauthenticated session counts as its signer's
-    let author = sign(&alice, &db, 0, Op::Create, &v);
+    let author = sign(&alice, &db, 0, Op::Create, &v, 10);
     let signed = db
         .execute_as(&Caller::Anonymous, &put(None, v.clone(), Some(author)))
         .unwrap()[0];
     // a forged one (signed by bob, claiming alice's key) records nothing
     let before = db.commit(true).unwrap().size;
-    let mut forged = sign(&bob, &db, 0, Op::Create, &v);
+    let mut forged = sign(&bob, &db, 0, Op::Create, &v, 11);
     forged.key = alice.public();
-    match db.execute_as(&Caller::Anonymous, &put(None, v, Some(forged))) {
+    match db.execute_as(&Caller::Anonymous, &put(None, v.clone(), Some(forged))) {
         Err(DbError::Refused(ApplyError::Signature)) => {}
         other => panic!("expected a signature refusal, got {other:?}"),
     }
     assert_eq!(db.commit(true).unwrap().size, before);
+    // the same signed creation, relayed again, is a replay: refused, not a second object
+    match db.execute_as(&Caller::Anonymous, &put(None, v.clone(), Some(author))) {
+        Err(DbError::Refused(ApplyError::Replay(why))) => {
+            assert!(why.contains("nonce 10"), "{why}")
+        }
+        other => panic!("expected a replay refusal, got {other:?}"),
+    }
+    // as is an older signed version of the object after a newer one
+    let v2 = note(&db, "alice v2");
+    let v3 = note(&db, "alice v3");
+    let id = signed.object_id;
+    let put_v2 = put(
+        Some(id),
+        v2.clone(),
+        Some(sign(&alice, &db, id, Op::Put, &v2, 20)),
+    );
+    let put_v3 = put(
+        Some(id),
+        v3.clone(),
+        Some(sign(&alice, &db, id, Op::Put, &v3, 21)),
+    );
+    db.execute_as(&Caller::Anonymous, &put_v2).unwrap();
+    db.execute_as(&Caller::Anonymous, &put_v3).unwrap();
+    assert!(matches!(
+        db.execute_as(&Caller::Anonymous, &put_v2),
+        Err(DbError::Refused(ApplyError::Replay(_)))
+    ));
+    assert_eq!(db.get(NS, id).unwrap().unwrap().2, v3);
+    // a signature made for another instance does not verify here
+    let elsewhere = {
+        let schema = db.state().schema(NS, URL).unwrap().hash();
+        let other = KeyPair::from_seed(&[42; 32]).public();
+        let p = Entry::change_payload(
+            &other,
+            NS,
+            URL.as_bytes(),
+            id,
+            Op::Put,
+            &schema,
+            &value_hash(&v2),
+            30,
+        );
+        Author {
+            key: alice.public(),
+            signature: alice.sign(&p),
+            nonce: Some(30),
+        }
+    };
+    assert!(matches!(
+        db.execute_as(&Caller::Anonymous, &put(Some(id), v2, Some(elsewhere))),
+        Err(DbError::Refused(ApplyError::Signature))
+    ));
+    let before = db.commit(true).unwrap().size;
 
     // after a replay the same rights hold
     let decisions = |db: &Bcdb| {
@@ -187,6 +251,12 @@ fn owners_lists_groups_and_policies_decide_and_survive_a_replay() {
     drop(db);
     let mut db = open(dir.path(), &instance);
     assert_eq!(decisions(&db), expected);
+    assert_eq!(
+        db.state().last_nonce(&alice.public()),
+        21,
+        "nonces are replayed from the ledger"
+    );
+    assert_eq!(db.commit(true).unwrap().size, before);
     let v = note(&db, "still unsigned");
     assert!(denied(db.execute_as(&as_(&alice), &put(Some(2), v, None))).contains("signed"));
     assert_eq!(

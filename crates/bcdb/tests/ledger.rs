@@ -20,6 +20,8 @@ fn entry(seq: u64, value: &[u8], author: Option<&KeyPair>) -> Entry {
             &schema_hash,
             &vh,
         )),
+        // the first signature form: the ledger itself still takes it
+        nonce: None,
     });
     Entry {
         seq,

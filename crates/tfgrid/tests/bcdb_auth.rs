@@ -182,8 +182,13 @@ fn challenge_auth_access_lists_and_signed_writes() {
         .arg("private")
         .query(&mut a)
         .unwrap();
-    let rules: Vec<String> = redis::cmd("ACL.GET").arg("private").query(&mut c).unwrap();
+    let rules: Vec<String> = redis::cmd("ACL.GET")
+        .arg("private")
+        .query(&mut owner)
+        .unwrap();
     assert_eq!(rules, ["group:ops", "rw"]);
+    let e = error(redis::cmd("ACL.GET").arg("private"), &mut c);
+    assert!(e.contains("only the instance owner"), "{e}");
     assert_eq!(get(&mut anon, id), None);
     assert_eq!(get(&mut c, id), None);
     assert_eq!(get(&mut b, id).as_deref(), Some(r#"{"title":"a2"}"#));
@@ -230,6 +235,40 @@ fn challenge_auth_access_lists_and_signed_writes() {
     assert!(vget.is_none());
     let vget: Option<Vec<redis::Value>> = redis::cmd("LEDGER.VGET").arg(id).query(&mut b).unwrap();
     assert!(vget.is_some());
+    // the old hash API filters too, and errors say nothing of what cannot be read
+    let key = format!("default:data:{URL}");
+    let scan: (String, Vec<String>) = redis::cmd("HSCAN").arg(&key).arg(0).query(&mut c).unwrap();
+    assert_eq!(
+        scan.1,
+        [other.to_string(), r#"{"title":"public"}"#.to_string()]
+    );
+    let hget: Option<String> = redis::cmd("HGET")
+        .arg(&key)
+        .arg(id)
+        .query(&mut anon)
+        .unwrap();
+    assert_eq!(hget, None);
+    let wrong: Option<String> = redis::cmd("OBJ.GET")
+        .arg("acme.other.1")
+        .arg(id)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(wrong, None, "no 'belongs to' for an unreadable object");
+    let deleted: u64 = redis::cmd("OBJ.DEL")
+        .arg(URL)
+        .arg(id)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        deleted, 0,
+        "what cannot be read cannot be deleted, and looks missing"
+    );
+    let info: String = redis::cmd("INFO").query(&mut anon).unwrap();
+    assert!(!info.contains("ns_default"), "{info}");
+    // all or nothing: bob may not delete the public note, so his HDEL deletes nothing
+    let e = error(redis::cmd("HDEL").arg(&key).arg("*"), &mut b);
+    assert!(e.contains("nothing was deleted"), "{e}");
+    assert!(get(&mut b, id).is_some());
 
     // a signed-only namespace: unsigned changes are refused, signed ones recorded
     let _: () = redis::cmd("NS.POLICY")
@@ -250,40 +289,48 @@ fn challenge_auth_access_lists_and_signed_writes() {
     let encoded = Object::from_json(note, &serde_json::from_str(json).unwrap(), &|_| None)
         .unwrap()
         .encode();
-    let payload = Entry::author_payload(
+    // the nonce must exceed the last one alice signed with here
+    let last: u64 = redis::cmd("AUTH.NONCE")
+        .arg(alice.public().to_hex())
+        .query(&mut anon)
+        .unwrap();
+    assert_eq!(last, 0);
+    let nonce = 5;
+    let payload = Entry::change_payload(
+        &instance,
         b"default",
         URL.as_bytes(),
         other,
         Op::Put,
         &note.hash(),
         &value_hash(&encoded),
+        nonce,
     );
     let signature = hex::encode(alice.sign(&payload).to_bytes());
+    // OBJ.SET of `json` with alice's signature, claimed by `key`
+    let signed_set = |key: &KeyPair| {
+        let mut cmd = redis::cmd("OBJ.SET");
+        cmd.arg(URL).arg(other).arg(json).arg("SIG");
+        cmd.arg(key.public().to_hex()).arg(nonce).arg(&signature);
+        cmd
+    };
     // claimed by bob's key: refused, nothing recorded
     let before = ledger_size(&mut owner);
-    let e = error(
-        redis::cmd("OBJ.SET")
-            .arg(URL)
-            .arg(other)
-            .arg(json)
-            .arg("SIG")
-            .arg(bob.public().to_hex())
-            .arg(&signature),
-        &mut anon,
-    );
+    let e = error(&mut signed_set(&bob), &mut anon);
     assert!(e.contains("author signature does not verify"), "{e}");
     assert_eq!(ledger_size(&mut owner), before);
     // alice's signature, relayed by an anonymous session, counts as alice's
-    let _: () = redis::cmd("OBJ.SET")
-        .arg(URL)
-        .arg(other)
-        .arg(json)
-        .arg("SIG")
+    let _: () = signed_set(&alice).query(&mut anon).unwrap();
+    assert_eq!(get(&mut anon, other).as_deref(), Some(json));
+    assert_eq!(ledger_size(&mut owner), before + 1);
+    let last: u64 = redis::cmd("AUTH.NONCE")
         .arg(alice.public().to_hex())
-        .arg(&signature)
         .query(&mut anon)
         .unwrap();
-    assert_eq!(get(&mut anon, other).as_deref(), Some(json));
+    assert_eq!(last, nonce);
+    // relaying the same signed change again is a replay, and records nothing
+    let e = error(&mut signed_set(&alice), &mut anon);
+    assert!(e.contains("not above 5"), "{e}");
     assert_eq!(ledger_size(&mut owner), before + 1);
 
     // the ledger replays and verifies, and the rights hold after a restart

@@ -8,8 +8,11 @@
 //!
 //! With a server that answers `AUTH.CHALLENGE`, the script also authenticates on connect and
 //! after a reconnect, writes with author signatures the server must accept (so its schema
-//! hash and canonical encoding are the server's), has a forged signature refused, reads an
-//! attested write back, and drives the ACL, group and policy helpers.
+//! hash and canonical encoding are the server's), has a forged signature refused, checks
+//! nonces (`AUTH.NONCE`, a replayed signed command refused, a new client of the same key
+//! starting above the server's last nonce), reads an attested write back, signs in a
+//! numeric namespace (`SELECT 3` is db3), and drives the ACL, group and policy helpers.
+//! Numeric namespaces are also checked without authentication (verified reads in db5).
 //!
 //! Without python3, redis-py or PyNaCl (`scripts/deps.sh` installs them) the test prints a
 //! loud SKIP line and returns. What the server does not answer yet (AUTH.CHALLENGE, signed
@@ -39,6 +42,7 @@ const FIRST_RUN: &[&str] = &[
     "trust store survives a client restart; checkpoint cache counts",
     "tampered value and wrong object refused",
     "wrong instance key refused",
+    "numeric namespace: SELECT 5 is db5 for writes and verified reads",
 ];
 
 /// Checks of authentication, signed writes and access lists: required unless the script
@@ -46,7 +50,9 @@ const FIRST_RUN: &[&str] = &[
 const AUTH_RUN: &[&str] = &[
     "AUTH.CHALLENGE/AUTH on connect and reconnect",
     "signed create, update and delete; a forged signature is refused",
+    "nonces: AUTH.NONCE, a replay refused, a new client starts above the last",
     "attested writes decode and verify",
+    "signed write in a numeric namespace (SELECT 3 signs db3)",
     "ACL, group, OBJ.ACL and NS.POLICY helpers",
 ];
 

@@ -10,17 +10,21 @@ script up.
 
 Each check prints `PASS <name>` or stops the run with an AssertionError; what the server
 does not answer yet (AUTH.CHALLENGE, signed writes, ACL commands) prints `SKIP: …` and is
-not tested. The last line is `SESSION OK` only when every check ran and passed. A watchdog
+not tested. Signed writes are flag-3 entries (`SIG <key> <nonce> <signature>`), checked
+against the instance key; numeric namespaces (`SELECT 5` is db5) are checked with and
+without signatures. The last line is `SESSION OK` only when every check ran and passed. A watchdog
 (`--deadline`) fails the run instead of letting it hang.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -246,6 +250,86 @@ def resume(args) -> None:
     passed("persisted trust across a new process and a server restart")
 
 
+def nonces(args, owner: Client, signer: Client, model, v) -> None:
+    """Replay protection: AUTH.NONCE reports the last nonce, a replayed signed command is
+    refused, and a new client of the same key starts above what the server saw."""
+    ident = signer.identity
+    obj = model.new(name="node-nonce", farm=5)
+    obj.save()
+    last = v.vget(obj.id, model).entry.author.nonce
+    check(signer.last_nonce() == last == ident.last_nonce,
+          f"AUTH.NONCE is the last nonce used: {signer.last_nonce()} vs {last}")
+    check(int(owner.call("AUTH.NONCE", ident.public_hex)) == last, "asked by another session")
+    obj.farm = 9
+    wire, value = model.encode(obj)
+    sig = signer.sign_args(model.url.encode(), obj.id, Op.PUT, model.hash,
+                           hashlib.sha256(value).digest())
+    check(sig[0] == "SIG" and len(sig) == 4 and int(sig[2]) > last, "SIG key nonce signature")
+    signer.call("OBJ.SET", model.url, obj.id, wire, *sig)
+    try:
+        signer.call("OBJ.SET", model.url, obj.id, wire, *sig)
+        raise AssertionError("a replayed signed update is refused")
+    except ServerError as e:
+        check("is not above" in str(e), f"refused for its nonce: {e}")
+    # the same key in a fresh process: its counter starts at the clock, below a nonce the
+    # key used far ahead, so only AUTH.NONCE keeps its first write from being refused
+    far = time.time_ns() // 1000 + 10**12
+    ident.saw_nonce(far)
+    obj.farm = 10
+    obj.save()
+    fresh = Identity.from_seed(ident.seed)
+    again = Client(port=args.port, identity=fresh, instance_key=args.instance_key)
+    check(fresh.last_nonce == 0, "a fresh identity has seen no nonce")
+    later = again.model("test.node.1").get(obj.id)
+    later.farm = 11
+    wire, value = again.model("test.node.1").encode(later)
+    first = again.sign_args(model.url.encode(), obj.id, Op.PUT, model.hash,
+                            hashlib.sha256(value).digest())  # asks AUTH.NONCE, sends nothing
+    check(int(first[2]) == far + 2, f"its first signature is above the server's last nonce "
+          f"before any refusal: {first[2]}")
+    again.call("OBJ.SET", model.url, obj.id, wire, *first)
+    entry = v.vget(obj.id, model).entry
+    check(entry.author.nonce == far + 2 and entry.verify_author(args.instance_key),
+          f"and the server takes it: {entry.author.nonce}")
+    check(again.last_nonce() == far + 2 == fresh.last_nonce, "AUTH.NONCE follows")
+    passed("nonces: AUTH.NONCE, a replay refused, a new client starts above the last")
+
+
+def numeric_namespace(args) -> None:
+    """`SELECT 5` is namespace db5: writes land there and verified reads expect it."""
+    five = Client(port=args.port, namespace="5")
+    check(five.namespace == b"db5", "the client names it as the server does")
+    model = five.model(NODE)
+    obj = model.new(name="node-db5", farm=55)
+    obj.save()
+    other = Client(port=args.port, namespace="db5")
+    check(other.model("test.node.1").get(obj.id).name == "node-db5", "db5 is SELECT 5")
+    got = five.verified(Path(args.tmp) / "db5.json", args.instance_key).vget(obj.id, model)
+    check(got.entry.namespace == b"db5" and got.object.name == "node-db5",
+          "a verified read in SELECT 5 checks the entry's namespace db5")
+    zero = Client(port=args.port, namespace="0")
+    check(zero.namespace == b"default" and zero.model("test.node.1").find_ids(farm=55) == [],
+          "SELECT 0 is default")
+    passed("numeric namespace: SELECT 5 is db5 for writes and verified reads")
+
+
+def signed_numeric_namespace(args, ident) -> None:
+    """A signed write in `SELECT 3` is signed for db3, the namespace the server checks."""
+    owner = Client(port=args.port, namespace="3")
+    owner.register(NODE)
+    owner.acl_set("default", {ident.public_key: "rwd"})
+    signer = Client(port=args.port, namespace="3", identity=ident,
+                    instance_key=args.instance_key)
+    model = signer.model("test.node.1")
+    obj = model.new(name="node-db3", farm=33)
+    obj.save()
+    entry = owner.verified(Path(args.tmp) / "db3.json", args.instance_key).vget(
+        obj.id, model).entry
+    check(entry.namespace == b"db3" and entry.verify_author(args.instance_key) ==
+          ident.public_key, "the signature covers db3")
+    passed("signed write in a numeric namespace (SELECT 3 signs db3)")
+
+
 def auth_and_signed_writes(args, node) -> None:
     db = Client(port=args.port)  # unauthenticated: the owner while auth is not required
     if not db.supports("AUTH.CHALLENGE"):
@@ -284,11 +368,15 @@ def auth_and_signed_writes(args, node) -> None:
     got = v.vget(obj.id, model)
     check(got.entry.author is not None and got.entry.author.key == ident.public_key,
           "the entry carries the client's signature")
-    check(got.entry.verify_author() == ident.public_key,
+    check(got.entry.verify_author(args.instance_key) == ident.public_key,
           "over the value hash the client computed from its own encoding")
+    check(got.entry.author.nonce is not None and got.entry.encode()[-105] == 3,
+          "a new signed entry has a nonce (author flag 3)")
     obj.farm = 6
     obj.save()
-    check(v.vget(obj.id, model).entry.verify_author() == ident.public_key, "signed update")
+    update = v.vget(obj.id, model).entry
+    check(update.verify_author(args.instance_key) == ident.public_key, "signed update")
+    check(update.author.nonce > got.entry.author.nonce, "the update's nonce is higher")
     wire, value = model.encode(obj)
     forged = signer.sign_args(model.url.encode(), obj.id, Op.PUT, model.hash, bytes(32))
     try:
@@ -299,6 +387,8 @@ def auth_and_signed_writes(args, node) -> None:
     check(obj.delete() is True and model.get(obj.id) is None, "signed delete")
     passed("signed create, update and delete; a forged signature is refused")
 
+    nonces(args, db, signer, model, v)
+
     attested = Client(port=args.port, identity=ident, instance_key=args.instance_key,
                       sign_writes=False)
     plain = attested.model("test.node.1").new(name="node-attested", farm=5)
@@ -307,6 +397,7 @@ def auth_and_signed_writes(args, node) -> None:
     check(entry.author is None and entry.attested == ident.public_key == entry.principal,
           "an unsigned write of an authenticated session names its key (flag 2)")
     passed("attested writes decode and verify")
+    signed_numeric_namespace(args, ident)
 
     db.group_set("ops", [ident.public_key])
     check(db.group_get("ops") == [ident.public_hex], "GROUP.SET/GROUP.GET")
@@ -356,6 +447,7 @@ def main() -> int:
         history(node, objs)
         old_hash_api(db, node)
         verified(args, node, objs["a"])
+        numeric_namespace(args)
         auth_and_signed_writes(args, node)
     signal.alarm(0)
     print(f"SESSION OK ({len(PASSED)} checks passed)", flush=True)

@@ -5,6 +5,8 @@
 //! AUTH <key hex> <signature hex>      → OK; the signature is over
 //!                                       payload("bcdb-auth", nonce, instance key)
 //! AUTH.WHOAMI                         → "owner", "anonymous" or the session's key
+//! AUTH.NONCE [key]                    → the last nonce the key (default: the session's)
+//!                                       signed a recorded change with; 0 if none
 //! ACL.SET name [principal perms …]    → OK (instance owner); principal: key, group:<name> or *
 //! ACL.GET name                        → [principal, perms, …] or nil
 //! ACL.LIST                            → names
@@ -83,6 +85,17 @@ pub(crate) fn whoami(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     })
 }
 
+pub(crate) fn nonce(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let key = match (args.get(1), &ctx.session.caller) {
+        (Some(arg), _) => key_arg(arg)
+            .ok_or_else(|| Fail::err(format_args!("{:?} is not a public key", shown(arg))))?,
+        (None, Caller::Key(k)) => *k,
+        (None, Caller::Owner) => ctx.shared.instance,
+        (None, Caller::Anonymous) => return Err(Fail::err("name a key: AUTH.NONCE <key>")),
+    };
+    Ok(super::dispatch::int(ctx.db.state().last_nonce(&key)))
+}
+
 fn name_arg(arg: &[u8], what: &str) -> Result<String, Fail> {
     let name = text(arg, what)?;
     crate::acl::check_name(name, what).map_err(Fail::err)?;
@@ -109,7 +122,19 @@ pub(crate) fn acl_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(ok())
 }
 
+/// Who is in which list or group is the instance owner's to know.
+fn owner_only(ctx: &Ctx<'_>, what: &str) -> Result<(), Fail> {
+    if ctx.is_owner() {
+        Ok(())
+    } else {
+        Err(Fail::err(format_args!(
+            "permission denied: only the instance owner may read {what}"
+        )))
+    }
+}
+
 pub(crate) fn acl_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    owner_only(ctx, "access lists")?;
     let name = text(&args[1], "access list")?;
     let acl = ctx
         .db
@@ -152,6 +177,7 @@ pub(crate) fn group_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 pub(crate) fn group_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    owner_only(ctx, "groups")?;
     let name = text(&args[1], "group")?;
     let group = ctx
         .db

@@ -72,9 +72,16 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
         let _ = write!(t, "checkpoint_root:{}\r\n", hex::encode(cp.root));
         let _ = write!(t, "checkpoint_time_ms:{}\r\n", cp.time_ms);
     }
-    let namespaces: Vec<_> = ctx.db.state().namespaces().collect();
     let _ = write!(t, "\r\n# Keyspace\r\nnamespace:{}\r\n", shown(ctx.ns()));
-    let _ = write!(t, "namespaces:{}\r\n", namespaces.len());
+    // what namespaces exist, and how full, is the instance owner's to know
+    let namespaces: Vec<_> = if ctx.is_owner() {
+        ctx.db.state().namespaces().collect()
+    } else {
+        Vec::new()
+    };
+    if ctx.is_owner() {
+        let _ = write!(t, "namespaces:{}\r\n", namespaces.len());
+    }
     for (name, ns) in namespaces {
         let live = ns.objects.values().filter(|o| !o.deleted).count();
         let _ = write!(

@@ -74,6 +74,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) session: &'a mut Session,
     /// The connection closes after this reply (`QUIT`).
     pub(crate) close: bool,
+    /// Read decisions taken since the last write (see [`Ctx::readable`]).
+    read_cache: std::cell::RefCell<crate::state::ReadCache>,
 }
 
 impl<'a> Ctx<'a> {
@@ -83,11 +85,14 @@ impl<'a> Ctx<'a> {
             shared,
             session,
             close: false,
+            read_cache: Default::default(),
         }
     }
 
     /// Records `command`. A refusal records nothing; a ledger failure is fatal.
     pub(crate) fn execute(&mut self, command: &Command) -> Result<Vec<Applied>, Fail> {
+        // a write may change rights
+        *self.read_cache.borrow_mut() = Default::default();
         match self.db.execute_as(&self.session.caller, command) {
             Ok(applied) => Ok(applied),
             Err(DbError::Refused(e)) => Err(Fail::err(e)),
@@ -120,7 +125,12 @@ impl<'a> Ctx<'a> {
     pub(crate) fn readable(&self, namespace: &[u8], id: u64) -> bool {
         match self.session.caller {
             Caller::Owner => self.db.state().object(namespace, id).is_some(),
-            caller => self.db.state().may_read(&caller, namespace, id),
+            caller => {
+                let mut cache = self.read_cache.borrow_mut();
+                self.db
+                    .state()
+                    .may_read_cached(&caller, namespace, id, &mut cache)
+            }
         }
     }
 
@@ -130,19 +140,21 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Splits a trailing `SIG <key> <signature>` (an author signature, in hex) off `args`.
+/// Splits a trailing `SIG <key> <nonce> <signature>` (an author signature over
+/// [`crate::entry::Entry::change_payload`], key and signature in hex) off `args`.
 pub(crate) fn signed(args: &[Bytes]) -> Result<(&[Bytes], Option<Author>), Fail> {
     let n = args.len();
-    if n < 4 || !args[n - 3].eq_ignore_ascii_case(b"SIG") {
+    if n < 5 || !args[n - 4].eq_ignore_ascii_case(b"SIG") {
         return Ok((args, None));
     }
     let author = Author {
-        key: key_arg(&args[n - 2])
+        key: key_arg(&args[n - 3])
             .ok_or_else(|| Fail::err("SIG: the author key is not an ed25519 public key"))?,
+        nonce: Some(number(&args[n - 2]).map_err(|_| Fail::err("SIG: the nonce is not a number"))?),
         signature: signature_arg(&args[n - 1])
             .ok_or_else(|| Fail::err("SIG: the signature is not 128 hex digits"))?,
     };
-    Ok((&args[..n - 3], Some(author)))
+    Ok((&args[..n - 4], Some(author)))
 }
 
 /// An ed25519 public key argument (hex or base58).
@@ -175,6 +187,7 @@ pub(crate) const COMMANDS: &[(&str, i32, Handler)] = &[
     ("AUTH", -2, access::auth),
     ("AUTH.CHALLENGE", 1, access::challenge),
     ("AUTH.WHOAMI", 1, access::whoami),
+    ("AUTH.NONCE", -1, access::nonce),
     ("ACL.SET", -2, access::acl_set),
     ("ACL.GET", 2, access::acl_get),
     ("ACL.LIST", 1, access::acl_list),

@@ -125,6 +125,15 @@ pub(crate) fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         wanted.retain(|&id| holds(ctx, &ns, &url, id));
         wanted
     };
+    // all or nothing: a target the session may not delete refuses the command up front
+    if let Some(id) = targets
+        .iter()
+        .find(|&&id| !ctx.db.state().may_delete(&ctx.session.caller, &ns, id))
+    {
+        return Err(Fail::err(format_args!(
+            "permission denied: deleting object {id} needs d; nothing was deleted"
+        )));
+    }
     for &id in &targets {
         ctx.execute(&Command::Delete {
             namespace: ns.clone(),
@@ -164,7 +173,7 @@ pub(crate) fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             }
             n_seen += 1;
             next = id;
-            if object.deleted || object.collection != url {
+            if object.deleted || object.collection != url || !ctx.readable(&ns, id) {
                 continue;
             }
             n_found += 1;

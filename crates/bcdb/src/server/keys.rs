@@ -71,9 +71,23 @@ fn live(ctx: &Ctx<'_>, key: &[u8], readable: bool) -> bool {
 
 /// Deletes the keys that exist; answers how many did.
 pub(crate) fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    // all or nothing: a key the session may not delete refuses the command up front
+    let ns = ctx.session.namespace.clone();
+    let state = ctx.db.state();
+    let ids = args[1..]
+        .iter()
+        .filter(|k| live(ctx, k, true))
+        .filter_map(|k| state.namespace(&ns)?.keys.get(k.as_ref()).copied());
+    for id in ids {
+        if !state.may_delete(&ctx.session.caller, &ns, id) {
+            return Err(Fail::err(format_args!(
+                "permission denied: deleting object {id} needs d; nothing was deleted"
+            )));
+        }
+    }
     let mut n = 0;
     for key in &args[1..] {
-        if live(ctx, key, false) {
+        if live(ctx, key, true) {
             ctx.execute(&Command::DelKey {
                 namespace: ctx.session.namespace.clone(),
                 key: key.to_vec(),

@@ -191,7 +191,8 @@ pub(crate) fn target(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<u64, Fail> {
         .namespace(ctx.ns())
         .and_then(|ns| ns.objects.get(&id));
     if let (Some(url), Some(object)) = (url, held) {
-        if object.collection != url {
+        // an object the session may not read answers as missing, not with its collection
+        if object.collection != url && ctx.readable(ctx.ns(), id) {
             return Err(Fail::err(ApplyError::WrongCollection {
                 id,
                 actual: object.collection.clone(),
@@ -241,7 +242,8 @@ pub(crate) fn obj_del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return Err(super::dispatch::wrong_arity("OBJ.DEL"));
     }
     let id = target(ctx, args)?;
-    if ctx.db.state().object(ctx.ns(), id).is_none() {
+    // what the session may not read it cannot delete, and learns nothing about
+    if !ctx.readable(ctx.ns(), id) {
         return Ok(int(0));
     }
     ctx.execute(&Command::Delete {

@@ -5,6 +5,10 @@ use super::{
     ApplyError, NamespaceState, ObjectState, State, ACL_PREFIX, GROUP_PREFIX, OBJECT_ACL, POLICY,
 };
 use crate::acl::{self, Acl, Caller, Perms, DEFAULT_ACL};
+use std::collections::HashMap;
+
+use identity::PublicKey;
+
 use crate::entry::{value_hash, Author, Entry, Op};
 
 /// Who a change or a read is by, once the instance key is recognised.
@@ -18,19 +22,41 @@ pub(super) enum Who {
 impl NamespaceState {
     /// Whether `who` holds `want` on `object` (or, with `None`, on a new object).
     pub(super) fn allows(&self, who: Who, object: Option<&ObjectState>, want: Perms) -> bool {
+        if let (Who::Key(k), Some(o)) = (who, object) {
+            if o.owner == Some(k) {
+                return true;
+            }
+        }
+        self.list_allows(who, list_of(object), want)
+    }
+
+    /// Whether access list `list` (absent: nobody) gives `who` `want`; the owner has all.
+    fn list_allows(&self, who: Who, list: &str, want: Perms) -> bool {
         let key = match who {
             Who::Owner => return true,
-            Who::Key(k) if object.is_some_and(|o| o.owner == Some(k)) => return true,
             Who::Key(k) => Some(k),
             // an unauthenticated session's unsigned change would be recorded as the owner's
             Who::Nobody if want != Perms::READ => return false,
             Who::Nobody => None,
         };
-        let name = object.and_then(|o| o.acl.as_deref()).unwrap_or(DEFAULT_ACL);
         self.acls
-            .get(name)
+            .get(list)
             .is_some_and(|acl| acl.granted(key.as_ref(), &self.groups).contains(want))
     }
+}
+
+/// The access list that governs `object` (or a new object).
+fn list_of(object: Option<&ObjectState>) -> &str {
+    object.and_then(|o| o.acl.as_deref()).unwrap_or(DEFAULT_ACL)
+}
+
+/// Read decisions already taken for one caller in one namespace, by access list, so that
+/// filtering many objects costs one scan of each list's rules rather than one per object.
+/// Valid until the state changes.
+#[derive(Debug, Default)]
+pub struct ReadCache {
+    namespace: Vec<u8>,
+    lists: HashMap<String, bool>,
 }
 
 impl State {
@@ -59,6 +85,39 @@ impl State {
         }
     }
 
+    /// [`State::may_read`] with the decisions of each access list kept in `cache`.
+    pub fn may_read_cached(
+        &self,
+        caller: &Caller,
+        namespace: &[u8],
+        id: u64,
+        cache: &mut ReadCache,
+    ) -> bool {
+        let Some(ns) = self.namespace(namespace) else {
+            return false;
+        };
+        let Some(object) = ns.objects.get(&id) else {
+            return false;
+        };
+        let who = self.principal(caller, None);
+        match who {
+            Who::Owner => return true,
+            Who::Key(k) if object.owner == Some(k) => return true,
+            _ => {}
+        }
+        if cache.namespace != namespace {
+            cache.namespace = namespace.to_vec();
+            cache.lists.clear();
+        }
+        let list = list_of(Some(object));
+        if let Some(&allowed) = cache.lists.get(list) {
+            return allowed;
+        }
+        let allowed = ns.list_allows(who, list, Perms::READ);
+        cache.lists.insert(list.to_string(), allowed);
+        allowed
+    }
+
     /// Whether `caller` may read object `id` of `namespace` (false when it does not exist).
     pub fn may_read(&self, caller: &Caller, namespace: &[u8], id: u64) -> bool {
         let Some(ns) = self.namespace(namespace) else {
@@ -68,6 +127,18 @@ impl State {
         ns.objects
             .get(&id)
             .is_some_and(|o| ns.allows(who, Some(o), Perms::READ))
+    }
+
+    /// Whether `caller` may delete the live object `id` of `namespace` (its rights alone:
+    /// a signed-only policy is checked when the delete is planned).
+    pub fn may_delete(&self, caller: &Caller, namespace: &[u8], id: u64) -> bool {
+        let who = self.principal(caller, None);
+        self.namespace(namespace).is_some_and(|ns| {
+            ns.objects
+                .get(&id)
+                .filter(|o| !o.deleted)
+                .is_some_and(|o| ns.allows(who, Some(o), Perms::DELETE))
+        })
     }
 
     /// Whether `caller` is the instance owner.
@@ -85,32 +156,55 @@ impl State {
     }
 }
 
-/// Checks `author`'s signature, if any, on a change of `op` to (`namespace`, `collection`,
-/// `id`) whose value is `value` (see [`Entry::author_payload`]).
-pub(super) fn check_author(
-    author: &Option<Author>,
-    namespace: &[u8],
-    collection: &str,
-    id: u64,
-    op: Op,
-    schema_hash: &[u8; 32],
-    value: &[u8],
-) -> Result<(), ApplyError> {
-    let Some(author) = author else {
-        return Ok(());
-    };
-    let payload = Entry::author_payload(
-        namespace,
-        collection.as_bytes(),
-        id,
-        op,
-        schema_hash,
-        &value_hash(value),
-    );
-    author
-        .key
-        .verify(&payload, &author.signature)
-        .map_err(|_| ApplyError::Signature)
+impl State {
+    /// Checks `author`'s signature, if any, on a change of `op` to (`namespace`,
+    /// `collection`, `id`) whose value is `value` (see [`Entry::change_payload`]): made for
+    /// this instance, with a nonce above every one the key used before here.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn check_author(
+        &self,
+        author: &Option<Author>,
+        namespace: &[u8],
+        collection: &str,
+        id: u64,
+        op: Op,
+        schema_hash: &[u8; 32],
+        value: &[u8],
+    ) -> Result<(), ApplyError> {
+        let Some(author) = author else {
+            return Ok(());
+        };
+        let Some(nonce) = author.nonce else {
+            return Err(ApplyError::Replay(
+                "a signed change needs a nonce (SIG <key> <nonce> <signature>)".into(),
+            ));
+        };
+        let instance = self
+            .owner
+            .and_then(|k| PublicKey::from_bytes(&k).ok())
+            .ok_or(ApplyError::Signature)?;
+        let payload = Entry::change_payload(
+            &instance,
+            namespace,
+            collection.as_bytes(),
+            id,
+            op,
+            schema_hash,
+            &value_hash(value),
+            nonce,
+        );
+        author
+            .key
+            .verify(&payload, &author.signature)
+            .map_err(|_| ApplyError::Signature)?;
+        let last = self.last_nonce(&author.key);
+        if nonce <= last {
+            return Err(ApplyError::Replay(format!(
+                "nonce {nonce} is not above {last}, the last one this key signed with"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Folds an [`Op::AclPut`] entry into its namespace.
