@@ -29,8 +29,10 @@
 //! `meta` holds `format`: an index file of another format is emptied and
 //! rebuilt from the ledger.
 
+mod boot;
+
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::Value as SqlValue;
@@ -108,6 +110,9 @@ pub enum IndexError {
     /// SQLite failed.
     #[error("index: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The index files could not be checked or removed.
+    #[error("index files: {0}")]
+    Io(#[from] std::io::Error),
     /// A unique field's value is taken by another object.
     #[error("unique field {field:?} already holds this value")]
     Unique {
@@ -143,14 +148,29 @@ pub struct Index {
     since: Instant,
     /// Interned namespace → collection → field → cid of each [`Kind`].
     cids: HashMap<Vec<u8>, HashMap<String, FieldCids>>,
+    /// The index file, when it runs unsynced behind an open marker (see `boot`).
+    unsynced: Option<PathBuf>,
 }
 
 impl Index {
     /// Opens (creating) the index file at `path`.
     pub fn open(path: &Path) -> Result<Index, IndexError> {
+        let boot = boot::boot_id();
+        if let Some(boot) = &boot {
+            if !boot::trusted(path, boot)? {
+                tracing::warn!(
+                    "the machine went down while the index was open; rebuilding it from the ledger"
+                );
+                boot::discard(path)?;
+            }
+        }
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let sync = if boot.is_some() { "OFF" } else { "NORMAL" };
+        conn.pragma_update(None, "synchronous", sync)?;
+        if let Some(boot) = &boot {
+            boot::mark_open(path, boot)?;
+        }
         // A 64 MiB page cache keeps the index B-trees' upper levels in memory at millions of rows.
         conn.pragma_update(None, "cache_size", -65536)?;
         let format: Option<i64> = conn
@@ -171,6 +191,7 @@ impl Index {
             pending: 0,
             since: Instant::now(),
             cids: HashMap::new(),
+            unsynced: boot.map(|_| path.to_path_buf()),
         })
     }
 
@@ -547,6 +568,22 @@ impl Drop for Index {
         if self.in_tx {
             if let Err(e) = self.conn.execute_batch("COMMIT") {
                 tracing::warn!("index: commit at close failed ({e}); it is rebuilt from the ledger at the next open");
+                return;
+            }
+        }
+        if let Some(path) = &self.unsynced {
+            // close with fsyncs on (the last connection checkpoints the WAL into the file as it
+            // closes), make what is left durable, then say the close was clean
+            let closed = self
+                .conn
+                .pragma_update(None, "synchronous", "FULL")
+                .and_then(|()| Connection::open_in_memory())
+                .map(|spare| std::mem::replace(&mut self.conn, spare))
+                .and_then(|conn| conn.close().map_err(|(_, e)| e))
+                .map_err(|e| e.to_string())
+                .and_then(|()| boot::mark_closed(path).map_err(|e| e.to_string()));
+            if let Err(e) = closed {
+                tracing::warn!("index: clean close failed ({e}); the next open in this boot keeps it, after a restart it is rebuilt");
             }
         }
     }
