@@ -23,7 +23,8 @@ enum BcdbCommand {
     /// Serve a BCDB over the Redis protocol: plain Redis commands on
     /// schema-less keys, the old BCDB hash commands, typed objects (SCHEMA.*,
     /// OBJ.*) and verified reads (LEDGER.*). A reply is sent once the writes it
-    /// acknowledges are committed and covered by a signed checkpoint.
+    /// acknowledges are committed (fsynced); LEDGER.* hands out signed checkpoints covering
+    /// every acknowledged write. See docs/bcdb.md.
     Serve(ServeArgs),
     /// Replay a ledger without trusting it: decode and check every entry,
     /// rebuild the Merkle tree, and check every signed checkpoint against it.
