@@ -244,29 +244,12 @@ impl Server {
             .expect("ledger open task panicked")?;
         let (db, instance, origin) = opened;
         let durable = AtomicU64::new(db.committed());
-        let tcp = match config.tcp {
-            Some(addr) => {
-                Some(
-                    TcpListener::bind(addr)
-                        .await
-                        .map_err(|source| StartError::Bind {
-                            addr: addr.to_string(),
-                            source,
-                        })?,
-                )
-            }
-            None => None,
-        };
-        let unix = match &config.socket {
-            Some(path) => {
-                let _ = std::fs::remove_file(path);
-                Some(UnixListener::bind(path).map_err(|source| StartError::Bind {
-                    addr: path.display().to_string(),
-                    source,
-                })?)
-            }
-            None => None,
-        };
+        let (tcp, unix) = resp::listen::bind(config.tcp, config.socket.as_deref())
+            .await
+            .map_err(|e| StartError::Bind {
+                addr: e.addr,
+                source: e.source,
+            })?;
         let shared = Arc::new(Shared {
             config,
             db: Mutex::new(Some(db)),

@@ -23,6 +23,7 @@ mod line;
 
 pub mod client;
 pub mod connection;
+pub mod listen;
 pub mod reply;
 pub mod request;
 

@@ -4,11 +4,10 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use resp::{BatchEnd, Connection, Limits, Request, RequestError};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
 use super::dispatch::{bounded_error, execute, Ctx, Fail, Session};
@@ -19,10 +18,6 @@ const MAX_BATCH: usize = 512;
 /// Reply bytes after which the rest of a batch is committed and answered in a later write,
 /// so a batch of large reads does not hold all its replies in memory.
 const MAX_PENDING_REPLY: usize = 4 << 20;
-/// After a protocol error, how long and how much input is discarded before the socket is
-/// closed (see [`linger`]).
-const LINGER_TIME: Duration = Duration::from_secs(2);
-const LINGER_BYTES: u64 = 64 << 20;
 
 /// Redis's wording for a request that cannot be parsed; the connection closes after it.
 fn protocol_error_text(e: &RequestError) -> String {
@@ -102,7 +97,10 @@ pub(crate) async fn serve<S>(
         }
     }
     if protocol_error {
-        linger(conn.get_mut(), &mut stop).await;
+        resp::listen::linger(conn.get_mut(), async {
+            let _ = stop.changed().await;
+        })
+        .await;
     }
 }
 
@@ -163,31 +161,4 @@ fn fatal(shared: &Shared, out: &mut BytesMut, why: &str) -> bool {
         format!("ERR the ledger failed to write ({why}); nothing in this batch is acknowledged");
     resp::reply::error(out, text.as_bytes());
     true
-}
-
-/// Ends a connection whose client may still be sending (the rest of a payload that is too
-/// big, say). Closing a socket with unread input makes the kernel reset the connection, and
-/// the client would lose the error reply already sent; instead the write side is shut down
-/// (the client reads the reply, then EOF) and input is discarded for a bounded time.
-async fn linger<S>(stream: &mut S, stop: &mut watch::Receiver<bool>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    if stream.shutdown().await.is_err() {
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + LINGER_TIME;
-    let mut scratch = vec![0u8; 64 * 1024];
-    let mut n_discarded = 0u64;
-    while n_discarded < LINGER_BYTES {
-        let read = tokio::select! {
-            read = stream.read(&mut scratch) => read,
-            _ = tokio::time::sleep_until(deadline) => return,
-            _ = stop.changed() => return,
-        };
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n_discarded += n as u64,
-        }
-    }
 }

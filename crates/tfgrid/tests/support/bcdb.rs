@@ -3,42 +3,26 @@
 //! when a test fails, and the process killed in `Drop`. Also a throwaway `redis-server` to
 //! compare answers with.
 
-use super::free_port;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bcdb::checkpoint::Checkpoint;
 use bcdb::ledger::VerifiedRecord;
 use bcdb::merkle::decode_proof;
 
-use super::wait_for;
+use super::daemon::{answers_ping, Daemon, READY_TIMEOUT};
+use super::{free_port, wait_for};
 
-/// How long a server may take to answer PING.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn answers_ping(addr: SocketAddr) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return false;
-    };
-    let mut buf = [0u8; 7];
-    s.set_read_timeout(Some(Duration::from_secs(5))).is_ok()
-        && s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
-        && s.read_exact(&mut buf).is_ok()
-        && &buf == b"+PONG\r\n"
-}
-
-/// A running `tfgrid bcdb serve`.
+/// A running `tfgrid bcdb serve` (process methods through `Deref` to [`Daemon`]).
 pub struct BcdbServer {
-    child: Option<Child>,
-    pub port: u16,
+    daemon: Daemon,
     /// The data directory (`--data`).
     pub data: PathBuf,
-    pub log: PathBuf,
     extra: Vec<String>,
     pub tmp: tempfile::TempDir,
 }
@@ -46,30 +30,21 @@ pub struct BcdbServer {
 impl BcdbServer {
     /// Starts a server on a fresh data directory with `extra` flags.
     pub fn start(extra: &[&str]) -> BcdbServer {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let mut server = BcdbServer {
-            child: None,
-            port: 0,
-            data: tmp.path().join("data"),
-            log: tmp.path().join("bcdb.log"),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            tmp,
-        };
-        server.spawn();
-        server
+        BcdbServer::start_in(tempfile::tempdir().expect("temp dir"), Vec::new(), extra)
     }
 
     /// Starts a server that also listens on [`BcdbServer::socket`].
     pub fn start_with_socket(extra: &[&str]) -> BcdbServer {
         let tmp = tempfile::tempdir().expect("temp dir");
         let socket = tmp.path().join("bcdb.sock").display().to_string();
-        let mut flags = vec!["--socket".to_string(), socket];
+        BcdbServer::start_in(tmp, vec!["--socket".to_string(), socket], extra)
+    }
+
+    fn start_in(tmp: tempfile::TempDir, mut flags: Vec<String>, extra: &[&str]) -> BcdbServer {
         flags.extend(extra.iter().map(|s| s.to_string()));
         let mut server = BcdbServer {
-            child: None,
-            port: 0,
+            daemon: Daemon::new("tfgrid bcdb serve", tmp.path().join("bcdb.log")),
             data: tmp.path().join("data"),
-            log: tmp.path().join("bcdb.log"),
             extra: flags,
             tmp,
         };
@@ -84,38 +59,14 @@ impl BcdbServer {
 
     /// (Re)starts the process on the same data and a new port.
     pub fn spawn(&mut self) {
-        assert!(self.child.is_none(), "server already running");
-        self.port = free_port();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("open log");
-        let child = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
+        self.daemon.port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tfgrid"));
+        command
             .args(["bcdb", "serve", "--listen", &self.addr().to_string()])
             .arg("--data")
             .arg(&self.data)
-            .args(&self.extra)
-            .stdout(Stdio::from(log.try_clone().expect("clone log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start tfgrid bcdb serve");
-        self.child = Some(child);
-        let addr = self.addr();
-        wait_for(READY_TIMEOUT, "tfgrid bcdb serve to answer PING", || {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("tfgrid bcdb serve exited early ({status})");
-            }
-            answers_ping(addr).then_some(())
-        });
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+            .args(&self.extra);
+        self.daemon.spawn(command, answers_ping);
     }
 
     pub fn url(&self) -> String {
@@ -138,30 +89,6 @@ impl BcdbServer {
             .public()
     }
 
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Sends SIGKILL and waits for the process.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Sends SIGTERM and waits (with a deadline) for the process to exit.
-    pub fn terminate(&mut self) -> ExitStatus {
-        let child = self.child.as_mut().expect("server running");
-        // SAFETY: kill(2) on the pid of our own child, not yet reaped.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let status = wait_for(Duration::from_secs(20), "tfgrid bcdb to exit", || {
-            child.try_wait().expect("wait child")
-        });
-        self.child = None;
-        status
-    }
-
     /// Runs `tfgrid bcdb verify DATA --key <instance key>` (the server must be stopped: the
     /// ledger directory is locked while it runs); returns success and the output.
     pub fn verify(&self) -> (bool, String) {
@@ -179,16 +106,16 @@ impl BcdbServer {
     }
 }
 
-impl Drop for BcdbServer {
-    fn drop(&mut self) {
-        self.kill9();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- tfgrid bcdb log ({}) ---\n{}",
-                self.log.display(),
-                self.log_text()
-            );
-        }
+impl Deref for BcdbServer {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.daemon
+    }
+}
+
+impl DerefMut for BcdbServer {
+    fn deref_mut(&mut self) -> &mut Daemon {
+        &mut self.daemon
     }
 }
 

@@ -1,18 +1,17 @@
 //! A real `tfgrid hub serve` process for tests: a free port, a temporary
-//! data directory, readiness with a deadline, restart on the same data, and
-//! the process stopped in `Drop`.
+//! data directory, readiness with a deadline, restart on the same data and
+//! port, and the process killed in `Drop` (see `daemon`).
 
-use std::net::TcpStream;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-/// A running hub.
+use super::daemon::{listening, Daemon};
+
+/// A running hub (process methods through `Deref` to [`Daemon`]).
 pub struct HubProc {
-    child: Option<Child>,
-    pub port: u16,
+    daemon: Daemon,
     pub data: PathBuf,
-    pub log: PathBuf,
     extra: Vec<String>,
     pub tmp: tempfile::TempDir,
 }
@@ -22,13 +21,12 @@ impl HubProc {
     pub fn start(extra: &[&str]) -> HubProc {
         let tmp = tempfile::tempdir().expect("temp dir");
         let mut hub = HubProc {
-            child: None,
-            port: 0,
+            daemon: Daemon::new("tfgrid hub serve", tmp.path().join("hub.log")),
             data: tmp.path().join("data"),
-            log: tmp.path().join("hub.log"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             tmp,
         };
+        hub.daemon.port = super::free_port();
         hub.spawn();
         hub
     }
@@ -39,36 +37,13 @@ impl HubProc {
     }
 
     fn spawn(&mut self) {
-        if self.port == 0 {
-            self.port = super::free_port();
-        }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("open hub log");
-        let child = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tfgrid"));
+        command
             .args(["hub", "serve", "--data"])
             .arg(&self.data)
-            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
-            .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start tfgrid hub serve");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("hub exited with {status}: {}", self.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "hub not listening: {}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .args(["--listen", &self.addr().to_string()])
+            .args(&self.extra);
+        self.daemon.spawn(command, listening);
     }
 
     /// Stops (SIGTERM, waited for) and starts again on the same data and port.
@@ -79,30 +54,9 @@ impl HubProc {
 
     /// SIGTERM and wait for exit.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while child.try_wait().unwrap().is_none() {
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("hub did not stop on SIGTERM");
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        if self.pid().is_some() {
+            self.terminate();
         }
-    }
-
-    /// Whether the process is still running.
-    pub fn alive(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().unwrap().is_none())
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Runs `tfgrid hub ARGS` against this hub as the identity in `key`.
@@ -129,12 +83,16 @@ impl HubProc {
     }
 }
 
-impl Drop for HubProc {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+impl Deref for HubProc {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.daemon
+    }
+}
+
+impl DerefMut for HubProc {
+    fn deref_mut(&mut self) -> &mut Daemon {
+        &mut self.daemon
     }
 }
 

@@ -1,29 +1,30 @@
 //! Starting a real `tfgrid zdb` process for a test: a free port, a
 //! temporary data directory, readiness with a deadline, logs kept on
-//! failure, and the process killed in `Drop`.
+//! failure, and the process killed in `Drop` (see `daemon`); and what the
+//! other harnesses share: a free port, raw RESP connections, waiting on a
+//! condition with a deadline.
 
 #![allow(dead_code, unreachable_pub)]
 
 pub mod bcdb;
 pub mod compat;
+pub mod daemon;
 pub mod hub;
 pub mod mount;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// How long a server may take to accept connections.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+pub use daemon::Daemon;
 
-/// A running `tfgrid zdb`.
+/// A running `tfgrid zdb` (process methods through `Deref` to [`Daemon`]).
 pub struct Zdb {
-    child: Option<Child>,
-    pub port: u16,
+    daemon: Daemon,
     pub dir: PathBuf,
-    pub log: PathBuf,
     extra: Vec<String>,
     /// Environment variables for the next spawn (e.g. failpoints).
     pub env: Vec<(String, String)>,
@@ -44,9 +45,7 @@ impl Zdb {
         let tmp = tempfile::tempdir().expect("create temp dir");
         let dir = tmp.path().to_owned();
         let mut zdb = Zdb {
-            child: None,
-            port: 0,
-            log: dir.join("zdb.log"),
+            daemon: Daemon::new("tfgrid zdb", dir.join("zdb.log")),
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
@@ -67,113 +66,33 @@ impl Zdb {
 
     /// (Re)starts the process on the same directory and a new port.
     pub fn spawn(&mut self) {
-        assert!(self.child.is_none(), "server already running");
-        self.port = free_port();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("open log");
-        let child = Command::new(env!("CARGO_BIN_EXE_tfgrid"))
+        self.daemon.port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tfgrid"));
+        command
             .args(["zdb", "--listen", "127.0.0.1", "--port"])
-            .arg(self.port.to_string())
+            .arg(self.daemon.port.to_string())
             .arg("--data")
             .arg(self.dir.join("db"))
             .args(&self.extra)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::from(log.try_clone().expect("clone log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start tfgrid zdb");
-        self.child = Some(child);
-        self.wait_ready();
-    }
-
-    /// Polls until the server answers PING; panics if it exits first.
-    /// (`Drop` prints the log when a test panics.)
-    fn wait_ready(&mut self) {
-        wait_for(READY_TIMEOUT, "tfgrid zdb to answer PING", || {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("tfgrid zdb exited early ({status})");
-            }
-            self.answers_ping().then_some(())
-        });
-    }
-
-    fn answers_ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(self.addr()) else {
-            return false;
-        };
-        let mut buf = [0u8; 7];
-        s.set_read_timeout(Some(Duration::from_secs(5))).is_ok()
-            && s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
-            && s.read_exact(&mut buf).is_ok()
-            && &buf == b"+PONG\r\n"
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        self.daemon.spawn(command, daemon::answers_ping);
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
+}
 
-    /// Process id of the running server.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits (with a deadline) for the process to exit on its own, e.g. at
-    /// a failpoint; returns its status.
-    pub fn wait_exit(&mut self) -> ExitStatus {
-        self.wait_child(Duration::from_secs(30), "tfgrid zdb to exit")
-    }
-
-    /// Sends SIGKILL and waits for the process.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Sends SIGTERM and waits for a clean exit.
-    pub fn terminate(&mut self) -> ExitStatus {
-        let pid = self.pid().expect("server running");
-        // SAFETY: kill(2) on the pid of our own child, not yet reaped.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-        self.wait_child(Duration::from_secs(20), "tfgrid zdb to exit on SIGTERM")
-    }
-
-    /// Polls the child until it exits. On timeout the panic leaves the
-    /// child in place for `Drop` to kill and to print the log.
-    fn wait_child(&mut self, timeout: Duration, what: &str) -> ExitStatus {
-        let child = self.child.as_mut().expect("server running");
-        let status = wait_for(timeout, what, || child.try_wait().expect("wait child"));
-        self.child = None;
-        status
+impl Deref for Zdb {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.daemon
     }
 }
 
-impl Drop for Zdb {
-    fn drop(&mut self) {
-        self.kill9();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- tfgrid zdb log ({}) ---\n{}",
-                self.log.display(),
-                self.log_text()
-            );
-        }
+impl DerefMut for Zdb {
+    fn deref_mut(&mut self) -> &mut Daemon {
+        &mut self.daemon
     }
 }
 

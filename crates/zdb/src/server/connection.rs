@@ -3,11 +3,11 @@
 //! and timeouts in between.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use resp::{BatchEnd, Connection, Limits, Request, RequestError};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc};
 
 use super::dispatch::{execute, Flow};
@@ -19,10 +19,6 @@ use crate::db::NsId;
 const MAX_BATCH: usize = 512;
 /// Reply bytes after which the rest of a batch waits for the next write.
 const MAX_PENDING_REPLY: usize = 4 << 20;
-/// After a protocol error, how long and how much input is discarded before
-/// the socket is closed (see [`linger`]).
-const LINGER_TIME: Duration = Duration::from_secs(2);
-const LINGER_BYTES: u64 = 64 << 20;
 
 /// Per-connection state seen by commands.
 #[derive(Debug)]
@@ -122,35 +118,10 @@ pub(crate) async fn serve<S>(
     }
     shared.lock().watchers.remove(conn_id);
     if protocol_error {
-        linger(conn.get_mut(), &mut stop).await;
-    }
-}
-
-/// Ends a connection whose client may still be sending (the rest of a
-/// payload that is too big, say). Closing a socket with unread input makes
-/// the kernel reset the connection, and the client would lose the error
-/// reply already sent; instead the write side is shut down (the client
-/// reads the reply, then EOF) and input is discarded for a bounded time.
-async fn linger<S>(stream: &mut S, stop: &mut broadcast::Receiver<()>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    if stream.shutdown().await.is_err() {
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + LINGER_TIME;
-    let mut scratch = vec![0u8; 64 * 1024];
-    let mut n_discarded = 0u64;
-    while n_discarded < LINGER_BYTES {
-        let read = tokio::select! {
-            read = stream.read(&mut scratch) => read,
-            _ = tokio::time::sleep_until(deadline) => return,
-            _ = stop.recv() => return,
-        };
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n_discarded += n as u64,
-        }
+        resp::listen::linger(conn.get_mut(), async {
+            let _ = stop.recv().await;
+        })
+        .await;
     }
 }
 
