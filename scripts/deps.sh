@@ -6,6 +6,7 @@
 #   fuse3: fusermount3, used to mount flists
 #   attr: getfattr, to compare xattrs of a mounted flist with its source
 #   debootstrap: builds the Debian root filesystem the flist tests pack
+# the Python packages the BCDB client tests need (redis, pynacl),
 # and builds that root filesystem once, into $TFGRID_TEST_ROOTFS
 # (default /var/cache/tfgrid-rootfs/bookworm-minbase).
 set -euo pipefail
@@ -24,8 +25,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}"
   }
 fi
-# redis and pynacl from PyPI: the pure-Python BCDB client (python/) and its tests
-python3 -c 'import nacl, redis' 2>/dev/null || python3 -m pip install -q redis pynacl || echo "warning: could not pip-install redis and pynacl; the Python client tests will skip" >&2
+# redis-py and PyNaCl from PyPI: the pure-Python BCDB client (python/) and its tests.
+# A machine that cannot install them fails here rather than skipping those tests.
+python3 -c 'import nacl, redis' 2>/dev/null || python3 -m pip install -q 'redis>=5,<9' 'pynacl>=1.5,<2' || {
+  echo "could not pip-install redis and pynacl for the Python client tests" >&2
+  exit 1
+}
 # A redis-server started by the package would hold port 6379; benchmarks
 # start their own.
 if command -v systemctl >/dev/null 2>&1; then
