@@ -85,15 +85,16 @@ fn rows(ns: &NamespaceState, schema: &Schema, value: &[u8]) -> Option<Rows> {
             .map(|(_, s)| s.clone())
     };
     let object = Object::decode(value, schema, &resolve).ok()?;
+    let (values, text) = object.index_columns(schema, &resolve);
     Some(Rows {
-        values: object.index_values(schema, &resolve),
+        values,
         unique: schema
             .fields()
             .iter()
             .filter(|f| f.is_unique())
             .map(|f| f.name().to_string())
             .collect(),
-        text: object.fulltext(schema, &resolve),
+        text,
     })
 }
 

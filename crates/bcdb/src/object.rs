@@ -261,15 +261,23 @@ impl Object {
     /// indexed. Numerics index their amount times their scale (`5k` → 5000.0, `5%` → 0.05) in
     /// their own currency: conversion to USD needs a rate table, which is the index's business.
     pub fn index_values(&self, schema: &Schema, resolve: Resolve<'_>) -> Vec<(String, IndexValue)> {
-        index::index_values(&mut Schemas::new(resolve), schema, &self.fields)
+        self.index_columns(schema, resolve).0
     }
 
     /// The full-text columns: every present `***` field (flattened like
     /// [`Object::index_values`]) with its text.
     pub fn fulltext(&self, schema: &Schema, resolve: Resolve<'_>) -> Vec<(String, String)> {
-        index::fulltext(&mut Schemas::new(resolve), schema, &self.fields)
+        self.index_columns(schema, resolve).1
+    }
+
+    /// [`Object::index_values`] and [`Object::fulltext`] together, in one walk of the object.
+    pub fn index_columns(&self, schema: &Schema, resolve: Resolve<'_>) -> IndexColumns {
+        index::columns(&mut Schemas::new(resolve), schema, &self.fields)
     }
 }
+
+/// An object's secondary-index columns (name, value) and full-text columns (name, text).
+pub type IndexColumns = (Vec<(String, IndexValue)>, Vec<(String, String)>);
 
 /// The schemas of embedded objects, resolved once per url per call.
 pub(crate) struct Schemas<'a> {

@@ -230,6 +230,26 @@ pub struct NamespaceState {
     pub signed_only: bool,
 }
 
+impl NamespaceState {
+    /// The live (not deleted) object `id`.
+    fn live(&self, id: u64) -> Result<&ObjectState, ApplyError> {
+        self.objects
+            .get(&id)
+            .filter(|o| !o.deleted)
+            .ok_or(ApplyError::NoObject(id))
+    }
+
+    /// Refuses an unsigned object change in a signed-only namespace.
+    fn check_signed(&self, author: &Option<Author>) -> Result<(), ApplyError> {
+        if self.signed_only && author.is_none() {
+            return Err(ApplyError::Denied(
+                "this namespace records only changes signed by their author".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The whole state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
@@ -285,10 +305,7 @@ impl State {
 
     /// The live object `id` of `namespace` (not deleted).
     pub fn object(&self, namespace: &[u8], id: u64) -> Option<&ObjectState> {
-        self.namespace(namespace)?
-            .objects
-            .get(&id)
-            .filter(|o| !o.deleted)
+        self.namespace(namespace)?.live(id).ok()
     }
 
     /// The entries (with their values) that `command` becomes at ledger
@@ -386,11 +403,7 @@ impl State {
             } => {
                 let ns = ns_of(namespace)?;
                 let who = self.principal(caller, author.as_ref());
-                if ns.signed_only && author.is_none() {
-                    return Err(ApplyError::Denied(
-                        "this namespace records only changes signed by their author".into(),
-                    ));
-                }
+                ns.check_signed(author)?;
                 if value.len() > MAX_VALUE {
                     return Err(ApplyError::Limit(format!(
                         "a value has at most {MAX_VALUE} bytes"
@@ -442,11 +455,7 @@ impl State {
                     }
                     None => ns.last_id + 1,
                     Some(id) => {
-                        let obj = ns
-                            .objects
-                            .get(id)
-                            .filter(|o| !o.deleted)
-                            .ok_or(ApplyError::NoObject(*id))?;
+                        let obj = ns.live(*id)?;
                         if obj.collection != *collection {
                             return Err(ApplyError::WrongCollection {
                                 id: *id,
@@ -513,16 +522,8 @@ impl State {
                 author,
             } => {
                 let ns = ns_of(namespace)?;
-                let obj = ns
-                    .objects
-                    .get(id)
-                    .filter(|o| !o.deleted)
-                    .ok_or(ApplyError::NoObject(*id))?;
-                if ns.signed_only && author.is_none() {
-                    return Err(ApplyError::Denied(
-                        "this namespace records only changes signed by their author".into(),
-                    ));
-                }
+                let obj = ns.live(*id)?;
+                ns.check_signed(author)?;
                 self.check_author(
                     author,
                     namespace,
@@ -594,11 +595,7 @@ impl State {
                 acl: name,
             } => {
                 let ns = ns_of(namespace)?;
-                let obj = ns
-                    .objects
-                    .get(id)
-                    .filter(|o| !o.deleted)
-                    .ok_or(ApplyError::NoObject(*id))?;
+                let obj = ns.live(*id)?;
                 let who = self.principal(caller, None);
                 if who != Who::Owner && !matches!(who, Who::Key(k) if obj.owner == Some(k)) {
                     return Err(ApplyError::Denied(format!(

@@ -24,12 +24,13 @@ pub enum IndexValue {
     Boolean(bool),
 }
 
-pub(super) fn index_values(
+/// The secondary-index columns and the full-text columns of an object, in one walk.
+pub(super) fn columns(
     schemas: &mut Schemas<'_>,
     schema: &Schema,
     fields: &BTreeMap<u16, Value>,
-) -> Vec<(String, IndexValue)> {
-    let mut out = Vec::new();
+) -> super::IndexColumns {
+    let (mut values, mut text) = (Vec::new(), Vec::new());
     walk(
         schemas,
         schema,
@@ -39,33 +40,15 @@ pub(super) fn index_values(
         &mut |column, field, value| {
             if field.index() != IndexKind::None {
                 if let Some(v) = index_value(field.kind(), value) {
-                    out.push((column.to_owned(), v));
+                    values.push((column.to_owned(), v));
                 }
             }
-        },
-    );
-    out
-}
-
-pub(super) fn fulltext(
-    schemas: &mut Schemas<'_>,
-    schema: &Schema,
-    fields: &BTreeMap<u16, Value>,
-) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    walk(
-        schemas,
-        schema,
-        fields,
-        "",
-        0,
-        &mut |column, field, value| {
-            if let (IndexKind::FullText, Value::Str(text)) = (field.index(), value) {
-                out.push((column.to_owned(), text.clone()));
+            if let (IndexKind::FullText, Value::Str(body)) = (field.index(), value) {
+                text.push((column.to_owned(), body.clone()));
             }
         },
     );
-    out
+    (values, text)
 }
 
 /// Calls `visit(column, field, value)` for every present non-object field, in schema order,

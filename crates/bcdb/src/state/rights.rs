@@ -134,10 +134,8 @@ impl State {
     pub fn may_delete(&self, caller: &Caller, namespace: &[u8], id: u64) -> bool {
         let who = self.principal(caller, None);
         self.namespace(namespace).is_some_and(|ns| {
-            ns.objects
-                .get(&id)
-                .filter(|o| !o.deleted)
-                .is_some_and(|o| ns.allows(who, Some(o), Perms::DELETE))
+            ns.live(id)
+                .is_ok_and(|o| ns.allows(who, Some(o), Perms::DELETE))
         })
     }
 
