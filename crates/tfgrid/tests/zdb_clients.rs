@@ -4,37 +4,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use support::{redis_cli, Zdb};
-
-/// Runs `redis-cli -p port` with `script` on stdin (one command per line,
-/// one connection for all); `None` when redis-cli is missing.
-fn redis_cli_script(port: u16, extra: &[&str], script: &[u8]) -> Option<Vec<u8>> {
-    let mut child = Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(script)
-        .expect("write redis-cli stdin");
-    let out = child.wait_with_output().expect("wait for redis-cli");
-    assert!(
-        out.status.success(),
-        "redis-cli failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out.stdout)
-}
+use support::{redis_cli, redis_cli_script, Zdb};
 
 fn redis_cli_installed() -> bool {
     let found = Command::new("redis-cli").arg("--version").output().is_ok();

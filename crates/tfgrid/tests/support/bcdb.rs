@@ -3,7 +3,6 @@
 //! when a test fails, and the process killed in `Drop`. Also a throwaway `redis-server` to
 //! compare answers with.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
@@ -159,23 +158,10 @@ impl Drop for RedisServer {
     }
 }
 
-/// Runs `redis-cli -p port` with `script` on stdin (one connection for all lines); `None`
-/// when redis-cli is not installed.
+/// [`super::redis_cli_script`] with text in and out.
 pub fn redis_cli_script(port: u16, extra: &[&str], script: &str) -> Option<String> {
-    let mut child = Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(script.as_bytes()).expect("write stdin");
-    drop(stdin);
-    let out = child.wait_with_output().expect("wait for redis-cli");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    super::redis_cli_script(port, extra, script.as_bytes())
+        .map(|out| String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Entries covered by the latest checkpoint (`LEDGER.ROOT`).

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use daemon::Daemon;
@@ -401,4 +401,31 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Runs `redis-cli -p port` with `script` on stdin (one command per line,
+/// one connection for all); `None` when redis-cli is missing.
+pub fn redis_cli_script(port: u16, extra: &[&str], script: &[u8]) -> Option<Vec<u8>> {
+    let mut child = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(script)
+        .expect("write redis-cli stdin");
+    let out = child.wait_with_output().expect("wait for redis-cli");
+    assert!(
+        out.status.success(),
+        "redis-cli failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out.stdout)
 }
