@@ -191,14 +191,10 @@ fn opening_files_in_order_fetches_the_next_ones_ahead() {
             .join(id)
             .exists()
     };
-    // one open out of order fetches nothing ahead
+    // opens out of order are not a scan (which opens are, is unit-tested in mount/fs.rs,
+    // without waiting on fetches that should not happen)
     assert_eq!(fs::read(mnt.join("f3")).unwrap(), noise(3, 1000));
     assert_eq!(fs::read(mnt.join("f0")).unwrap(), noise(0, 1000));
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(
-        !cached(6) && !cached(7),
-        "no scan yet: f4 and f5 are not fetched"
-    );
     // f0 then f1: a scan; f2..f5 follow without being read
     assert_eq!(fs::read(mnt.join("f1")).unwrap(), noise(1, 1000));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -98,12 +98,14 @@ impl FlistFs {
     /// of the next [`SCAN_AHEAD`] files (those not queued by an earlier call).
     fn scan_ahead(&self, reader: &FlReader, ino: u64) -> Result<(), FlError> {
         let prev = self.last_open.swap(ino, Ordering::Relaxed);
-        if ino <= prev || ino - prev > SCAN_AHEAD {
+        let scanned = self.scanned_to.load(Ordering::Relaxed);
+        let Some(window) = scan_window(prev, ino, scanned) else {
             return Ok(());
-        }
-        let to = ino.saturating_add(SCAN_AHEAD);
-        let from = self.scanned_to.fetch_max(to, Ordering::Relaxed).max(ino) + 1;
-        for next in from..=to {
+        };
+        // a concurrent open may ask for some of the same blocks; the fetcher skips those it
+        // holds or has queued
+        self.scanned_to.fetch_max(*window.end(), Ordering::Relaxed);
+        for next in window {
             let Some(inode) = reader.inode(next)? else {
                 continue;
             };
@@ -456,5 +458,38 @@ fn reply_sized(reply: ReplyXattr, size: u32, value: &[u8]) {
         reply.error(Errno::ERANGE);
     } else {
         reply.data(value);
+    }
+}
+
+/// The inodes whose first blocks a scan read-ahead queues when `ino` is opened right after
+/// `prev`, inodes up to `scanned` having been queued before; `None` when the opens are not a
+/// scan (out of order, or too far apart).
+fn scan_window(prev: u64, ino: u64, scanned: u64) -> Option<std::ops::RangeInclusive<u64>> {
+    if ino <= prev || ino - prev > SCAN_AHEAD {
+        return None;
+    }
+    let to = ino.saturating_add(SCAN_AHEAD);
+    Some(scanned.max(ino) + 1..=to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{scan_window, SCAN_AHEAD};
+
+    #[test]
+    fn only_opens_in_order_and_close_together_scan_ahead() {
+        // the first open, and opens out of order, are not a scan
+        assert_eq!(scan_window(u64::MAX, 5, 0), None);
+        assert_eq!(scan_window(5, 2, 0), None);
+        assert_eq!(scan_window(5, 5, 0), None);
+        // nor are opens further apart than a window
+        assert_eq!(scan_window(2, 3 + SCAN_AHEAD, 0), None);
+        // the next file: the window after it
+        assert_eq!(scan_window(2, 3, 0), Some(4..=3 + SCAN_AHEAD));
+        // what an earlier window queued is not queued again
+        assert_eq!(
+            scan_window(3, 4, 3 + SCAN_AHEAD),
+            Some(4 + SCAN_AHEAD..=4 + SCAN_AHEAD)
+        );
     }
 }
