@@ -81,10 +81,7 @@ async fn signed_json<T: serde::de::DeserializeOwned>(
     body: Body,
 ) -> ApiResult<(auth::Signed, T)> {
     let signed = auth::verify(state, method, uri, headers)?;
-    let bytes = axum::body::to_bytes(body, MAX_JSON)
-        .await
-        .map_err(|_| ApiError::too_large(format!("a JSON body is at most {MAX_JSON} bytes")))?;
-    signed.check_body(body_digest(&bytes))?;
+    let bytes = signed.read_body(body, MAX_JSON, "a JSON body").await?;
     let value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
     Ok((signed, value))
@@ -583,10 +580,7 @@ pub(crate) async fn add_signature(
 ) -> ApiResult<StatusCode> {
     let signed = auth::verify(&state, &method, &uri, &headers)?;
     let owner = auth::user(&state, &signed, Some(&user))?;
-    let bytes = axum::body::to_bytes(body, MAX_JSON).await.map_err(|_| {
-        ApiError::too_large(format!("a signature file is at most {MAX_JSON} bytes"))
-    })?;
-    signed.check_body(body_digest(&bytes))?;
+    let bytes = signed.read_body(body, MAX_JSON, "a signature file").await?;
     let entry = state
         .db
         .entry(&user, &name)?

@@ -23,6 +23,21 @@ pub(crate) struct Signed {
 }
 
 impl Signed {
+    /// Reads a body of at most `max` bytes (`what` it is, for the error) and checks it is the
+    /// one that was signed.
+    pub(crate) async fn read_body(
+        &self,
+        body: axum::body::Body,
+        max: usize,
+        what: &str,
+    ) -> ApiResult<axum::body::Bytes> {
+        let bytes = axum::body::to_bytes(body, max)
+            .await
+            .map_err(|_| ApiError::too_large(format!("{what} is at most {max} bytes")))?;
+        self.check_body(identity::http_signature::body_digest(&bytes))?;
+        Ok(bytes)
+    }
+
     /// Checks that `actual` (the digest of the body received) is what was signed.
     pub(crate) fn check_body(&self, actual: [u8; 32]) -> ApiResult<()> {
         if actual != self.body_digest {

@@ -8,13 +8,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use flist::store::BlockStore;
-use identity::http_signature::body_digest;
 use serde::{Deserialize, Serialize};
 
 use crate::auth;
@@ -143,15 +142,9 @@ pub(crate) async fn put_block(
     let id = parse_id(&id)?;
     let signed = auth::verify(&state, &method, &uri, &headers)?;
     auth::user(&state, &signed, None)?;
-    let bytes: Bytes = axum::body::to_bytes(body, state.limits.max_block)
-        .await
-        .map_err(|_| {
-            ApiError::too_large(format!(
-                "a block is at most {} bytes",
-                state.limits.max_block
-            ))
-        })?;
-    signed.check_body(body_digest(&bytes))?;
+    let bytes = signed
+        .read_body(body, state.limits.max_block, "a block")
+        .await?;
     if flist::block::content_id(&bytes) != id {
         return Err(ApiError::bad_request(format!(
             "these bytes are not block {}: their BLAKE2b-256 differs",
