@@ -112,12 +112,11 @@ impl Ledger {
             let record = log.read(seq)?;
             tree.append(&record.entry)?;
         }
-        let latest = match log.checkpoints()?.last() {
+        let latest = match log.last_checkpoint()? {
             None => None,
-            Some(text) => {
-                let index = log.checkpoints()?.len() - 1;
+            Some((index, text)) => {
                 let bad = |why: String| LedgerError::Checkpoint { index, why };
-                let cp = Checkpoint::parse(&String::from_utf8_lossy(text))
+                let cp = Checkpoint::parse(&String::from_utf8_lossy(&text))
                     .map_err(|e| bad(e.to_string()))?;
                 cp.verify(&key.public()).map_err(|e| bad(e.to_string()))?;
                 if cp.size > tree.len() || tree.root_at(cp.size)? != cp.root {

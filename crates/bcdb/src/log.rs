@@ -137,6 +137,16 @@ impl LedgerLog {
         Ok(out)
     }
 
+    /// The latest stored checkpoint and its index, checked against its 0-db checksum.
+    pub fn last_checkpoint(&mut self) -> Result<Option<(usize, Vec<u8>)>, LogError> {
+        let id = self.checkpoints;
+        let ns = self.db.get(id).expect("checkpoints stay open");
+        match ns.len().checked_sub(1) {
+            None => Ok(None),
+            Some(last) => Ok(Some((last as usize, read_checked(ns, last)?))),
+        }
+    }
+
     fn namespace(&mut self) -> &mut zdb::Namespace {
         self.db
             .get(self.ns)
