@@ -28,8 +28,9 @@ import fcntl
 import json
 import os
 import tempfile
+import threading
 from collections import OrderedDict
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,6 @@ from .model import Model
 from .proof import decode_proof
 
 TRUST_VERSION = 1
-TRUST_RETRIES = 8  # fetches a vget makes while other stores keep moving the shared file
 _CURRENT = object()
 
 
@@ -85,10 +85,11 @@ class TrustStore:
     server only proves consistency up to its latest checkpoint (`LEDGER.VGET id size`), not
     to a given one: so the store refuses, adopts the file's checkpoint (its signature
     checked) as `self.checkpoint` and raises `VerifyError` `trust_moved`; the caller fetches
-    again against it (`VerifiedClient.vget` does). A checkpoint of the same size as the
-    file's but another root is a fork the instance signed: refused as
-    `inconsistent/root_mismatch`. A write goes to a unique temporary file, is fsynced,
-    renamed over the file, and the directory is fsynced; readers need no lock."""
+    again against it (`VerifiedClient.vget` does, inside `hold()`, so that it cannot lose
+    the race twice). A checkpoint of the same size as the file's but another root is a fork
+    the instance signed: refused as `inconsistent/root_mismatch`. A write goes to a unique
+    temporary file, is fsynced, renamed over the file, and the directory is fsynced; readers
+    need no lock."""
 
     def __init__(self, path, instance_key, cache: CheckpointCache):
         self.path = Path(path)
@@ -96,6 +97,7 @@ class TrustStore:
         self.instance_key = public_key(instance_key)
         self.cache = cache
         self.n_written = 0  # files written by this store
+        self._holding = threading.local()  # set while this thread is inside `hold()`
         self.checkpoint: Checkpoint | None = self._read()
 
     def _read(self, known=()) -> Checkpoint | None:
@@ -127,7 +129,24 @@ class TrustStore:
         return self.checkpoint
 
     @contextmanager
+    def hold(self):
+        """Keeps the file from moving: takes the lock, trusts what the file holds now, and
+        lets `save` run inside without locking again. Whatever is fetched and checked in
+        here against `self.checkpoint` is saved without a `trust_moved` refusal; the price
+        is that other stores wait on the lock for as long as the block runs."""
+        with self._locked():
+            self._holding.on = True
+            try:
+                self.checkpoint = self._read(known=(self.checkpoint,))
+                yield self.checkpoint
+            finally:
+                self._holding.on = False
+
+    @contextmanager
     def _locked(self):
+        if getattr(self._holding, "on", False):
+            yield  # the lock is already ours: a second flock would wait on itself
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -249,19 +268,23 @@ class VerifiedClient:
     def vget(self, object_id: int, model=None) -> VerifiedObject | None:
         """The latest version of `object_id`, verified; None when the server says it does
         not exist (which a verified read cannot prove). With a bound `model`, the object
-        must be of its url and comes back as one of its records. When another store moves
+        must be of its url and comes back as one of its records. When another store moved
         the shared trust file in between, it fetches again against the file's checkpoint,
-        at most `TRUST_RETRIES` times."""
-        for attempt in range(TRUST_RETRIES):
-            record = self.fetch(object_id)
-            if record is None:
-                return None
-            try:
-                entry = self.check(record, object_id, model.url if model is not None else None)
-                break
-            except VerifyError as e:
-                if e.kind != "trust_moved" or attempt == TRUST_RETRIES - 1:
-                    raise
+        this time holding the file's lock across the fetch, so that the second try cannot
+        be overtaken: a vget makes at most two round trips however many stores share the
+        file."""
+        url = model.url if model is not None else None
+        for held in (False, True):
+            with self.store.hold() if held else nullcontext():
+                record = self.fetch(object_id)
+                if record is None:
+                    return None
+                try:
+                    entry = self.check(record, object_id, url)
+                    break
+                except VerifyError as e:
+                    if e.kind != "trust_moved" or held:
+                        raise
         obj = None
         if entry.collection:
             url = entry.collection.decode()

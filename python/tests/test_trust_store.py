@@ -146,13 +146,16 @@ class SharedFile(unittest.TestCase):
         self.addCleanup(setattr, TrustStore, "_write", real_write)
         errors: list[BaseException] = []
         trusted: list[int] = []
+        round_trips: list[int] = []
 
         def reader(n: int) -> None:
             try:
                 v = self.client()
                 for i in range(12):
                     self.grow(self.ledger.size + 1)
+                    before = len(v.client.asked)
                     v.vget(1 + (n + i) % self.ledger.size)
+                    round_trips.append(len(v.client.asked) - before)
                     trusted.append(v.trusted.size)
             except BaseException as e:  # reported by the main thread
                 errors.append(e)
@@ -163,6 +166,7 @@ class SharedFile(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
+        self.assertLessEqual(max(round_trips), 2, "a lost race is retried once, under the lock")
         self.assertTrue(written, "the file was written")
         self.assertEqual(written, sorted(written), "every write is at least the one before")
         self.assertEqual(on_disk(self.path), written[-1])
