@@ -41,6 +41,7 @@ class SharedFile(unittest.TestCase):
         self.dir = tempfile.TemporaryDirectory()
         self.path = Path(self.dir.name) / "trust.json"
         self.key = self.ledger.instance_key
+        self.growing = threading.Lock()  # threads that grow at once must not repeat an id
 
     def tearDown(self):
         self.dir.cleanup()
@@ -49,8 +50,10 @@ class SharedFile(unittest.TestCase):
         return VerifiedClient(FakeServer(ledger or self.ledger, NS, shown), self.path, self.key)
 
     def grow(self, to: int) -> None:
-        while self.ledger.size < to:
-            self.ledger.append(NS, self.ledger.size + 1, b"v%d" % (self.ledger.size + 1))
+        """Appends objects size+1, size+2, ... until the ledger holds `to` entries."""
+        with self.growing:
+            while self.ledger.size < to:
+                self.ledger.append(NS, self.ledger.size + 1, b"v%d" % (self.ledger.size + 1))
 
     def test_a_store_behind_the_file_cannot_roll_it_back(self):
         a, b = self.client(), self.client()
@@ -154,7 +157,8 @@ class SharedFile(unittest.TestCase):
                 for i in range(12):
                     self.grow(self.ledger.size + 1)
                     before = len(v.client.asked)
-                    v.vget(1 + (n + i) % self.ledger.size)
+                    got = v.vget(1 + (n + i) % self.ledger.size)
+                    self.assertIsNotNone(got, "every object up to the ledger's size exists")
                     round_trips.append(len(v.client.asked) - before)
                     trusted.append(v.trusted.size)
             except BaseException as e:  # reported by the main thread
