@@ -77,11 +77,17 @@ fn schema_of<'s>(ns: &'s NamespaceState, entry: &Entry) -> Option<&'s Schema> {
         .find(|s| s.hash() == entry.schema_hash)
 }
 
-fn rows(ns: &NamespaceState, schema: &Schema, value: &[u8]) -> Option<Rows> {
+/// The index rows of `value`, an object of `schema` recorded at `seq`. Embedded objects are
+/// read with the newest version of their schema registered before `seq`, as they were when
+/// the object was written: an update removes exactly the rows its previous version produced
+/// even if an embedded schema has since renamed or unindexed a field.
+fn rows(ns: &NamespaceState, schema: &Schema, value: &[u8], seq: u64) -> Option<Rows> {
     let resolve = |url: &str| {
         ns.schemas
-            .get(url)
-            .and_then(|v| v.last())
+            .get(url)?
+            .iter()
+            .rev()
+            .find(|(registered, _)| *registered < seq)
             .map(|(_, s)| s.clone())
     };
     let object = Object::decode(value, schema, &resolve).ok()?;
@@ -364,7 +370,7 @@ fn typed_rows(state: &State, entry: &Entry, value: &[u8]) -> Option<Rows> {
         return None;
     }
     let ns = state.namespace(&entry.namespace)?;
-    rows(ns, schema_of(ns, entry)?, value)
+    rows(ns, schema_of(ns, entry)?, value, entry.seq)
 }
 
 /// The rows the version of `entry`'s object before `entry` produced, if

@@ -186,3 +186,76 @@ fn an_index_ahead_of_its_ledger_is_rebuilt() {
     assert_eq!(answers(&open(&early, &key)), expected);
     assert_eq!(expected, (vec![1], vec![], 1, vec![1]));
 }
+
+/// The address schema embedded in people, with `city` indexed or not.
+fn address(city_indexed: bool) -> String {
+    let mark = if city_indexed { "**" } else { "" };
+    format!("@url = test.address.1\ncity{mark} = (S)\n")
+}
+
+#[test]
+fn an_update_removes_the_rows_its_previous_version_produced_under_its_nested_schemas() {
+    // The nested schema changes between two versions of an object: the rows of the old
+    // version are those the address schema of its own time produced, not the current one's.
+    const PERSON: &str = "@url = test.person.1\nname** = (S)\naddress = (O) !test.address.1\n";
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate();
+    let schema_put = |db: &mut Bcdb, text: &str| {
+        db.execute(&Command::SchemaPut {
+            namespace: b"grid".to_vec(),
+            text: text.into(),
+        })
+        .unwrap();
+    };
+    let person = |db: &mut Bcdb, id: Option<u64>, city: &str| {
+        let state = db.state();
+        let schema = state.schema(b"grid", "test.person.1").unwrap().clone();
+        let resolve = |url: &str| state.schema(b"grid", url).cloned();
+        let value = json!({"name": "ann", "address": {"city": city}});
+        let bytes = Object::from_json(&schema, &value, &resolve)
+            .unwrap()
+            .encode();
+        db.execute(&Command::Put {
+            namespace: b"grid".to_vec(),
+            collection: "test.person.1".into(),
+            id,
+            value: bytes,
+            author: None,
+        })
+        .unwrap()[0]
+            .object_id
+    };
+    let in_city = |db: &Bcdb, city: &str| {
+        let cond = [Cond::Eq(
+            "address__city".into(),
+            IndexValue::Text(city.into()),
+        )];
+        db.find(b"grid", "test.person.1", &cond, 0, 10).unwrap()
+    };
+    let mut db = open(dir.path(), &key);
+    schema_put(&mut db, &address(true));
+    schema_put(&mut db, PERSON);
+    let ann = person(&mut db, None, "Ghent");
+    assert_eq!(in_city(&db, "Ghent"), [ann]);
+    schema_put(&mut db, &address(false));
+    person(&mut db, Some(ann), "Bruges"); // must take Ghent's row away
+    schema_put(&mut db, &address(true));
+    person(&mut db, Some(ann), "Antwerp");
+    db.commit(true).unwrap();
+    let answers = |db: &Bcdb| {
+        (
+            in_city(db, "Ghent"),
+            in_city(db, "Bruges"),
+            in_city(db, "Antwerp"),
+        )
+    };
+    assert_eq!(answers(&db), (vec![], vec![], vec![ann]));
+    drop(db);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("index.sqlite{suffix}")));
+    }
+    assert_eq!(
+        answers(&open(dir.path(), &key)),
+        (vec![], vec![], vec![ann])
+    );
+}
