@@ -122,32 +122,15 @@ impl Bcdb {
     ) -> Result<Bcdb, DbError> {
         let mut state = State::with_owner(key.public());
         let mut ledger = Ledger::open(dir, key, origin)?;
-        let mut index = Index::open(&dir.join("index.sqlite"))?;
-        // The index may lag the ledger (a crash before its transaction
-        // committed, or a deleted index file): entries it has not seen are
-        // indexed again. It may also be ahead, when the ledger lost entries
-        // it had not made durable: then it holds rows of entries that no
-        // longer exist, and is rebuilt whole.
-        let mut indexed = index.applied()?;
-        if indexed > ledger.len() {
-            tracing::warn!(
-                indexed,
-                ledger = ledger.len(),
-                "index is ahead of the ledger; rebuilding it"
-            );
-            index.clear()?;
-            indexed = 0;
-        }
+        // the indexes live in memory: the replay rebuilds them with the state
+        let mut index = Index::new();
         for seq in 0..ledger.len() {
             let (entry, value) = ledger.get(seq)?;
             state.apply(&entry, &value)?;
-            if seq >= indexed {
-                let rows = typed_rows(&state, &entry, &value);
-                let old = previous_rows(&mut ledger, &state, &entry)?;
-                index_entry(&mut index, &entry, rows, old)?;
-            }
+            let rows = typed_rows(&state, &entry, &value);
+            let old = previous_rows(&mut ledger, &state, &entry)?;
+            index_entry(&mut index, &entry, rows, old);
         }
-        index.commit(ledger.len(), true)?;
         Ok(Bcdb {
             ledger,
             state,
@@ -190,7 +173,7 @@ impl Bcdb {
             self.state
                 .apply(&entry, &value)
                 .map_err(DbError::Inconsistent)?;
-            index_entry(&mut self.index, &entry, rows, old)?;
+            index_entry(&mut self.index, &entry, rows, old);
             applied.push(Applied {
                 seq: entry.seq,
                 object_id: entry.object_id,
@@ -201,9 +184,7 @@ impl Bcdb {
 
     /// Makes everything executed so far durable and signs a checkpoint.
     pub fn commit(&mut self, durable: bool) -> Result<Checkpoint, DbError> {
-        let cp = self.ledger.commit(durable)?;
-        self.index.commit(self.ledger.len(), false)?;
-        Ok(cp)
+        Ok(self.ledger.commit(durable)?)
     }
 
     /// [`Bcdb::commit`] in two halves, so others may execute while the disk syncs: this one
@@ -216,15 +197,7 @@ impl Bcdb {
     /// Signs the checkpoint of the first `size` entries once they are durable (see
     /// [`Bcdb::commit_later`]).
     pub fn seal(&mut self, size: u64) -> Result<Checkpoint, DbError> {
-        let cp = self.ledger.seal(size)?;
-        self.index.commit(self.ledger.len(), false)?;
-        Ok(cp)
-    }
-
-    /// Ends a [`Bcdb::commit_later`] whose entries are durable without signing a checkpoint
-    /// for them yet (a later [`Bcdb::seal`] or [`Bcdb::commit`] will).
-    pub fn synced(&mut self) -> Result<(), DbError> {
-        Ok(self.index.commit(self.ledger.len(), false)?)
+        Ok(self.ledger.seal(size)?)
     }
 
     /// Refuses a typed write whose unique fields are held by another object.
@@ -259,7 +232,8 @@ impl Bcdb {
         Ok(self.index.count(namespace, url, conds)?)
     }
 
-    /// Ids of objects of `url` whose full-text fields match `query` (FTS5 syntax), best first.
+    /// Ids of objects of `url` whose full-text fields match `query` (see [`crate::index`] for
+    /// the syntax), best first.
     pub fn search(
         &self,
         namespace: &[u8],
@@ -398,23 +372,17 @@ fn previous_rows(
 
 /// Brings the index up to date with one recorded entry, given its rows and
 /// those of the version it replaces.
-fn index_entry(
-    index: &mut Index,
-    entry: &Entry,
-    rows: Option<Rows>,
-    old: Option<Rows>,
-) -> Result<(), DbError> {
+fn index_entry(index: &mut Index, entry: &Entry, rows: Option<Rows>, old: Option<Rows>) {
     if entry.collection.is_empty() {
-        return Ok(());
+        return;
     }
     let coll = String::from_utf8_lossy(&entry.collection);
     let (ns, id) = (&entry.namespace, entry.object_id);
     if let Some(old) = &old {
-        index.remove(ns, &coll, id, old)?;
+        index.remove(ns, &coll, id, old);
     }
     // a value that is not a typed object of a known schema version (validation was off) is not indexed
     if let (Op::Create | Op::Put, Some(rows)) = (entry.op, &rows) {
-        index.insert(ns, &coll, id, rows)?;
+        index.insert(ns, &coll, id, rows);
     }
-    Ok(())
 }

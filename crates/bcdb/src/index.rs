@@ -1,79 +1,34 @@
-//! Secondary indexes and full-text search over typed objects, in SQLite, derived from the ledger and rebuildable from it.
+//! Secondary indexes and full-text search over typed objects, in memory, derived from the
+//! ledger: [`crate::db::Bcdb::open`] rebuilds them by replaying it, so they hold nothing the
+//! ledger does not and need no durability, crash recovery or file format of their own.
 //!
-//! The index never holds anything the ledger does not: it records the last
-//! seq it applied, and a missing or stale index file is rebuilt by replaying
-//! the ledger from there. Rows are written inside one long SQLite transaction
-//! that spans many ledger commits: the index needs no durability of its own,
-//! since the ledger is the record, and committing SQLite per ledger commit
-//! used to cost two thirds of a typed write (every dirty B-tree page copied
-//! to the WAL each time). Reads share the connection, so they see rows not
-//! yet committed. The transaction commits every [`FLUSH_ROWS`] statements or
-//! [`FLUSH_INTERVAL`], and when the index is dropped; `applied` is updated in
-//! the same transaction, so a crash leaves the index at some earlier ledger
-//! commit and the replay on open brings it forward.
+//! Every (namespace, collection) has a value [`column::Column`] per indexed field
+//! (`*`/`**`/`&`, nested ones flattened as `outer__inner`), ordered by [`key::Key`]:
+//! numbers before text, integers and reals compared as numbers. Equality, ranges and
+//! prefixes are key ranges of a column; several conditions intersect, probing the smaller
+//! candidate list against the others. Unique fields are columns too: a value's holders
+//! say whether another object holds it. Full text (`***` fields) goes to the collection's
+//! [`text::TextIndex`], one document per object.
 //!
-//! Every (namespace, collection, field) is interned once in `columns` as a
-//! small integer `cid`, so index keys are `(cid, value, id)` rather than
-//! repeating the names in every row. Tables: `field_index (cid, value, id)`
-//! for `*`/`**`/`&` fields (values keep their SQLite type, so integers and
-//! reals compare as numbers and text as text), `uniq (cid, value) → id` for
-//! `&` fields, and a contentless FTS5 table for `***` fields whose rowid is
-//! `cid << 40 | id`, so an object's document is found without a lookup
-//! table (object ids in an indexed collection stay below 2^40).
-//!
-//! Nothing is indexed by object: removing an object's rows takes the rows
-//! its previous version produced ([`Index::remove`]), which the caller
-//! derives from that version in the ledger. That keeps a typed write at one
-//! B-tree insert per indexed field.
-//!
-//! `meta` holds `format`: an index file of another format is emptied and
-//! rebuilt from the ledger.
+//! Nothing is indexed by object: removing an object's rows takes the rows its previous
+//! version produced ([`Index::remove`]), which the caller derives from that version in the
+//! ledger. A typed write is a handful of B-tree inserts in memory: the SQLite index this
+//! replaces spent four fifths of a typed write in its B-trees and FTS5 at a million objects
+//! (see BENCHMARKS.md).
 
-mod boot;
+mod column;
+mod key;
+mod text;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use std::ops::Bound;
 
 use crate::object::IndexValue;
+use column::{Column, Ids};
+use key::{Key, Text};
+use text::TextIndex;
 
-/// Layout version of the tables below; another one is dropped and rebuilt.
-const FORMAT: i64 = 2;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS columns (
-    cid INTEGER PRIMARY KEY, ns BLOB NOT NULL, coll TEXT NOT NULL, field TEXT NOT NULL,
-    kind INTEGER NOT NULL,
-    UNIQUE (ns, coll, field, kind)
-);
-CREATE TABLE IF NOT EXISTS field_index (
-    cid INTEGER NOT NULL, value ANY, id INTEGER NOT NULL, PRIMARY KEY (cid, value, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS uniq (
-    cid INTEGER NOT NULL, value ANY, id INTEGER NOT NULL, PRIMARY KEY (cid, value)
-) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text, content='', contentless_delete=1);
-";
-
-/// Every table an index file of any format may hold.
-const DROP_ALL: &str = "
-DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS columns; DROP TABLE IF EXISTS field_index;
-DROP TABLE IF EXISTS uniq; DROP TABLE IF EXISTS fts_docs; DROP TABLE IF EXISTS fts;
-";
-
-/// Bits of an FTS rowid that hold the object id (the rest hold the cid).
-const ID_BITS: u32 = 40;
-
-/// What a column holds: values in `field_index`/`uniq`, or text in `fts`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Value = 0,
-    Text = 1,
-}
+pub use text::{MAX_PREFIX_TERMS, MAX_QUERY_BYTES, MAX_QUERY_TERMS};
 
 /// The index rows of one version of an object.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -86,12 +41,10 @@ pub struct Rows {
     pub text: Vec<(String, String)>,
 }
 
-/// Statements after which the open transaction is committed.
-pub const FLUSH_ROWS: usize = 200_000;
-/// Time after which the open transaction is committed.
-pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// Most results one query returns.
 pub const MAX_LIMIT: usize = 10_000;
+/// Most conditions one find takes.
+pub const MAX_CONDITIONS: usize = 16;
 
 /// One condition of a [`Index::find`].
 #[derive(Debug, Clone, PartialEq)]
@@ -104,15 +57,17 @@ pub enum Cond {
     Prefix(String, String),
 }
 
-/// Why the index failed.
+impl Cond {
+    fn field(&self) -> &str {
+        match self {
+            Cond::Eq(f, _) | Cond::Range(f, _, _) | Cond::Prefix(f, _) => f,
+        }
+    }
+}
+
+/// Why the index refused.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    /// SQLite failed.
-    #[error("index: {0}")]
-    Sql(#[from] rusqlite::Error),
-    /// The index files could not be checked or removed.
-    #[error("index files: {0}")]
-    Io(#[from] std::io::Error),
     /// A unique field's value is taken by another object.
     #[error("unique field {field:?} already holds this value")]
     Unique {
@@ -126,207 +81,72 @@ pub enum IndexError {
     Query(String),
 }
 
-fn sql(v: &IndexValue) -> SqlValue {
-    match v {
-        IndexValue::Text(s) => SqlValue::Text(s.clone()),
-        IndexValue::Integer(i) => SqlValue::Integer(*i),
-        IndexValue::Real(f) => SqlValue::Real(*f),
-        IndexValue::Boolean(b) => SqlValue::Integer(i64::from(*b)),
-    }
+/// The indexes of one collection.
+#[derive(Default)]
+struct Collection {
+    values: HashMap<String, Column>,
+    text: TextIndex,
 }
 
-/// Field name → the cid of its value column and of its text column.
-type FieldCids = HashMap<String, [Option<i64>; 2]>;
-
-/// The SQLite index of one BCDB instance.
+/// The indexes of one BCDB instance.
+#[derive(Default)]
 pub struct Index {
-    conn: Connection,
-    in_tx: bool,
-    /// Statements in the open transaction.
-    pending: usize,
-    /// When the open transaction began.
-    since: Instant,
-    /// Interned namespace → collection → field → cid of each [`Kind`].
-    cids: HashMap<Vec<u8>, HashMap<String, FieldCids>>,
-    /// The index file, when it runs unsynced behind an open marker (see `boot`).
-    unsynced: Option<PathBuf>,
+    collections: HashMap<Vec<u8>, HashMap<String, Collection>>,
+}
+
+/// Where the ids matching one condition come from.
+enum Source<'a> {
+    /// The holders of one value.
+    Held(&'a Ids),
+    /// Ids above the cursor, ascending and distinct.
+    Listed(Vec<u64>),
+}
+
+impl Source<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Source::Held(ids) => ids.len(),
+            Source::Listed(ids) => ids.len(),
+        }
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        match self {
+            Source::Held(ids) => ids.contains(id),
+            Source::Listed(ids) => ids.binary_search(&id).is_ok(),
+        }
+    }
+
+    fn above(&self, after: u64) -> Box<dyn Iterator<Item = u64> + '_> {
+        match self {
+            Source::Held(ids) => ids.above(after),
+            Source::Listed(ids) => {
+                let from = ids.partition_point(|&id| id <= after);
+                Box::new(ids[from..].iter().copied())
+            }
+        }
+    }
 }
 
 impl Index {
-    /// Opens (creating) the index file at `path`.
-    pub fn open(path: &Path) -> Result<Index, IndexError> {
-        let boot = boot::boot_id();
-        if let Some(boot) = &boot {
-            if !boot::trusted(path, boot)? {
-                tracing::warn!(
-                    "the machine went down while the index was open; rebuilding it from the ledger"
-                );
-                boot::discard(path)?;
-            }
+    /// An empty index.
+    pub fn new() -> Index {
+        Index::default()
+    }
+
+    fn collection(&self, ns: &[u8], coll: &str) -> Option<&Collection> {
+        self.collections.get(ns)?.get(coll)
+    }
+
+    fn collection_mut(&mut self, ns: &[u8], coll: &str) -> &mut Collection {
+        if !self.collections.contains_key(ns) {
+            self.collections.insert(ns.to_vec(), HashMap::new());
         }
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        let sync = if boot.is_some() { "OFF" } else { "NORMAL" };
-        conn.pragma_update(None, "synchronous", sync)?;
-        if let Some(boot) = &boot {
-            boot::mark_open(path, boot)?;
+        let colls = self.collections.get_mut(ns).expect("inserted above");
+        if !colls.contains_key(coll) {
+            colls.insert(coll.to_owned(), Collection::default());
         }
-        // A 64 MiB page cache keeps the index B-trees' upper levels in memory at millions of rows.
-        conn.pragma_update(None, "cache_size", -65536)?;
-        let format: Option<i64> = conn
-            .query_row("SELECT v FROM meta WHERE k = 'format'", [], |r| r.get(0))
-            .optional()
-            .unwrap_or(None);
-        if format != Some(FORMAT) {
-            conn.execute_batch(DROP_ALL)?;
-            conn.execute_batch(SCHEMA)?;
-            conn.execute("INSERT INTO meta (k, v) VALUES ('format', ?1)", [FORMAT])?;
-            // Merging segments less eagerly: 8% more typed writes per second
-            // at 200k objects, with one-word searches as fast as at 4.
-            conn.execute("INSERT INTO fts (fts, rank) VALUES ('automerge', 8)", [])?;
-        }
-        Ok(Index {
-            conn,
-            in_tx: false,
-            pending: 0,
-            since: Instant::now(),
-            cids: HashMap::new(),
-            unsynced: boot.map(|_| path.to_path_buf()),
-        })
-    }
-
-    /// The next ledger seq this index has not applied.
-    pub fn applied(&self) -> Result<u64, IndexError> {
-        let v: Option<i64> = self
-            .conn
-            .query_row("SELECT v FROM meta WHERE k = 'applied'", [], |r| r.get(0))
-            .optional()?;
-        Ok(v.map_or(0, |v| v as u64))
-    }
-
-    fn begin(&mut self) -> Result<(), IndexError> {
-        if !self.in_tx {
-            self.conn.execute_batch("BEGIN")?;
-            self.in_tx = true;
-            self.pending = 0;
-            self.since = Instant::now();
-        }
-        Ok(())
-    }
-
-    /// Records that every ledger entry before `next_seq` is indexed, and
-    /// commits the open transaction when it is large or old enough, or when
-    /// `force`.
-    pub fn commit(&mut self, next_seq: u64, force: bool) -> Result<(), IndexError> {
-        self.begin()?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO meta (k, v) VALUES ('applied', ?1) ON CONFLICT (k) DO UPDATE SET v = ?1",
-            )?
-            .execute([next_seq as i64])?;
-        if force || self.pending >= FLUSH_ROWS || self.since.elapsed() >= FLUSH_INTERVAL {
-            self.conn.execute_batch("COMMIT")?;
-            self.in_tx = false;
-        }
-        Ok(())
-    }
-
-    /// Empties every table (the ledger no longer holds what the index does).
-    pub fn clear(&mut self) -> Result<(), IndexError> {
-        self.begin()?;
-        self.conn.execute_batch(
-            "DELETE FROM meta WHERE k = 'applied'; DELETE FROM columns; DELETE FROM field_index; \
-             DELETE FROM uniq; DELETE FROM fts;",
-        )?;
-        self.cids.clear();
-        Ok(())
-    }
-
-    /// The interned cid of (ns, coll, field) as a `kind` column, if this index has used it.
-    fn cached(&self, ns: &[u8], coll: &str, field: &str, kind: Kind) -> Option<i64> {
-        self.cids.get(ns)?.get(coll)?.get(field)?[kind as usize]
-    }
-
-    /// The cid of (ns, coll, field) as a `kind` column, if it was ever indexed.
-    fn cid(
-        &self,
-        ns: &[u8],
-        coll: &str,
-        field: &str,
-        kind: Kind,
-    ) -> Result<Option<i64>, IndexError> {
-        if let Some(cid) = self.cached(ns, coll, field, kind) {
-            return Ok(Some(cid));
-        }
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT cid FROM columns WHERE ns = ?1 AND coll = ?2 AND field = ?3 AND kind = ?4",
-            )?
-            .query_row(params![ns, coll, field, kind as i64], |r| r.get(0))
-            .optional()?)
-    }
-
-    /// The cid of (ns, coll, field) as a `kind` column, interned on first use.
-    fn cid_or_new(
-        &mut self,
-        ns: &[u8],
-        coll: &str,
-        field: &str,
-        kind: Kind,
-    ) -> Result<i64, IndexError> {
-        if let Some(cid) = self.cached(ns, coll, field, kind) {
-            return Ok(cid);
-        }
-        let cid = match self.cid(ns, coll, field, kind)? {
-            Some(cid) => cid,
-            None => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO columns (ns, coll, field, kind) VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![ns, coll, field, kind as i64])?;
-                self.conn.last_insert_rowid()
-            }
-        };
-        let slot = self
-            .cids
-            .entry(ns.to_vec())
-            .or_default()
-            .entry(coll.to_string())
-            .or_default()
-            .entry(field.to_string())
-            .or_default();
-        slot[kind as usize] = Some(cid);
-        Ok(cid)
-    }
-
-    /// The cids of every `kind` column of (ns, coll).
-    fn cids_of(&self, ns: &[u8], coll: &str, kind: Kind) -> Result<Vec<i64>, IndexError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT cid FROM columns WHERE ns = ?1 AND coll = ?2 AND kind = ?3")?;
-        let rows = stmt.query_map(params![ns, coll, kind as i64], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The object holding `value` in unique field `field`, if any.
-    pub fn unique_holder(
-        &self,
-        ns: &[u8],
-        coll: &str,
-        field: &str,
-        value: &IndexValue,
-    ) -> Result<Option<u64>, IndexError> {
-        let Some(cid) = self.cid(ns, coll, field, Kind::Value)? else {
-            return Ok(None);
-        };
-        let id: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT id FROM uniq WHERE cid = ?1 AND value = ?2")?
-            .query_row(params![cid, sql(value)], |r| r.get(0))
-            .optional()?;
-        Ok(id.map(|i| i as u64))
+        colls.get_mut(coll).expect("inserted above")
     }
 
     /// Fails when a unique field of `rows` holds a value another object than `id` holds.
@@ -337,98 +157,60 @@ impl Index {
         id: Option<u64>,
         rows: &Rows,
     ) -> Result<(), IndexError> {
+        let Some(collection) = self.collection(ns, coll) else {
+            return Ok(());
+        };
         let unique = rows.values.iter().filter(|(f, _)| rows.unique.contains(f));
         for (field, value) in unique {
-            if let Some(holder) = self.unique_holder(ns, coll, field, value)? {
-                if Some(holder) != id {
-                    return Err(IndexError::Unique {
-                        field: field.clone(),
-                        id: holder,
-                    });
-                }
+            let holder = collection
+                .values
+                .get(field.as_str())
+                .and_then(|column| column.get(&Key::of(value)))
+                .and_then(|ids| ids.other_than(id));
+            if let Some(holder) = holder {
+                return Err(IndexError::Unique {
+                    field: field.clone(),
+                    id: holder,
+                });
             }
         }
         Ok(())
-    }
-
-    /// The FTS rowid of object `id`'s text in column `cid`.
-    fn doc(cid: i64, id: u64) -> Result<i64, IndexError> {
-        if id >= 1 << ID_BITS || cid >= 1 << (63 - ID_BITS) {
-            return Err(IndexError::Query(format!(
-                "object id {id} is too large for full-text indexing (below 2^{ID_BITS})"
-            )));
-        }
-        Ok(cid << ID_BITS | id as i64)
     }
 
     /// Adds the rows of object `id` (a creation, or after [`Index::remove`] of the old ones).
-    pub fn insert(
-        &mut self,
-        ns: &[u8],
-        coll: &str,
-        id: u64,
-        rows: &Rows,
-    ) -> Result<(), IndexError> {
-        self.begin()?;
+    pub fn insert(&mut self, ns: &[u8], coll: &str, id: u64, rows: &Rows) {
+        let collection = self.collection_mut(ns, coll);
         for (field, value) in &rows.values {
-            let cid = self.cid_or_new(ns, coll, field, Kind::Value)?;
-            self.conn
-                .prepare_cached("INSERT OR IGNORE INTO field_index VALUES (?1, ?2, ?3)")?
-                .execute(params![cid, sql(value), id as i64])?;
-            self.pending += 1;
-            if rows.unique.contains(field) {
-                self.conn
-                    .prepare_cached("INSERT OR REPLACE INTO uniq VALUES (?1, ?2, ?3)")?
-                    .execute(params![cid, sql(value), id as i64])?;
-                self.pending += 1;
+            match collection.values.get_mut(field.as_str()) {
+                Some(column) => column.insert(Key::of(value), id),
+                None => {
+                    let mut column = Column::default();
+                    column.insert(Key::of(value), id);
+                    collection.values.insert(field.clone(), column);
+                }
             }
         }
-        for (field, body) in &rows.text {
-            let cid = self.cid_or_new(ns, coll, field, Kind::Text)?;
-            self.conn
-                .prepare_cached("INSERT INTO fts (rowid, text) VALUES (?1, ?2)")?
-                .execute(params![Index::doc(cid, id)?, body])?;
-            self.pending += 1;
+        if !rows.text.is_empty() {
+            let fields: Vec<&str> = rows.text.iter().map(|(_, body)| body.as_str()).collect();
+            collection.text.insert(id, &fields);
         }
-        Ok(())
     }
 
     /// Removes the rows of object `id` that one of its versions produced.
-    pub fn remove(
-        &mut self,
-        ns: &[u8],
-        coll: &str,
-        id: u64,
-        rows: &Rows,
-    ) -> Result<(), IndexError> {
-        self.begin()?;
+    pub fn remove(&mut self, ns: &[u8], coll: &str, id: u64, rows: &Rows) {
+        let Some(collection) = self
+            .collections
+            .get_mut(ns)
+            .and_then(|colls| colls.get_mut(coll))
+        else {
+            return;
+        };
         for (field, value) in &rows.values {
-            let Some(cid) = self.cid(ns, coll, field, Kind::Value)? else {
-                continue;
-            };
-            self.conn
-                .prepare_cached(
-                    "DELETE FROM field_index WHERE cid = ?1 AND value = ?2 AND id = ?3",
-                )?
-                .execute(params![cid, sql(value), id as i64])?;
-            self.pending += 1;
-            if rows.unique.contains(field) {
-                self.conn
-                    .prepare_cached("DELETE FROM uniq WHERE cid = ?1 AND value = ?2 AND id = ?3")?
-                    .execute(params![cid, sql(value), id as i64])?;
-                self.pending += 1;
+            if let Some(column) = collection.values.get_mut(field.as_str()) {
+                column.remove(&Key::of(value), id);
             }
         }
-        for (field, _) in &rows.text {
-            let Some(cid) = self.cid(ns, coll, field, Kind::Text)? else {
-                continue;
-            };
-            self.conn
-                .prepare_cached("DELETE FROM fts WHERE rowid = ?1")?
-                .execute([Index::doc(cid, id)?])?;
-            self.pending += 1;
-        }
-        Ok(())
+        collection.text.remove(id);
     }
 
     /// Ids of objects matching every condition, ascending, above `after`, at most `limit`.
@@ -440,28 +222,28 @@ impl Index {
         after: u64,
         limit: usize,
     ) -> Result<Vec<u64>, IndexError> {
-        let Some((sql_text, args)) = self.query(ns, coll, conds, after)? else {
-            return Ok(Vec::new());
-        };
-        let sql_text = format!("{sql_text} ORDER BY id LIMIT {}", limit.min(MAX_LIMIT));
-        let mut stmt = self.conn.prepare_cached(&sql_text)?;
-        let ids = stmt.query_map(params_from_iter(args), |r| r.get::<_, i64>(0))?;
-        Ok(ids.map(|i| i.map(|i| i as u64)).collect::<Result<_, _>>()?)
+        let limit = limit.min(MAX_LIMIT);
+        let mut ids = Vec::new();
+        if limit > 0 {
+            self.walk(ns, coll, conds, after, &mut |id| {
+                ids.push(id);
+                ids.len() < limit
+            })?;
+        }
+        Ok(ids)
     }
 
     /// How many objects match every condition.
     pub fn count(&self, ns: &[u8], coll: &str, conds: &[Cond]) -> Result<u64, IndexError> {
-        let Some((sql_text, args)) = self.query(ns, coll, conds, 0)? else {
-            return Ok(0);
-        };
-        let sql_text = format!("SELECT COUNT(*) FROM ({sql_text})");
-        let n: i64 = self
-            .conn
-            .query_row(&sql_text, params_from_iter(args), |r| r.get(0))?;
-        Ok(n as u64)
+        let mut n = 0;
+        self.walk(ns, coll, conds, 0, &mut |_| {
+            n += 1;
+            true
+        })?;
+        Ok(n)
     }
 
-    /// Ids whose full-text fields match the FTS5 `query`, best first.
+    /// Ids whose full-text fields match `query`, best first (see [`text`] for the syntax).
     pub fn search(
         &self,
         ns: &[u8],
@@ -469,122 +251,73 @@ impl Index {
         query: &str,
         limit: usize,
     ) -> Result<Vec<u64>, IndexError> {
-        let cids = self.cids_of(ns, coll, Kind::Text)?;
-        if cids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // one text field: a rowid range FTS5 can seek to; more: a filter on the matches
-        let within = match cids[..] {
-            [cid] => format!(
-                "rowid >= {} AND rowid < {}",
-                cid << ID_BITS,
-                (cid + 1) << ID_BITS
-            ),
-            _ => format!(
-                "(rowid >> {ID_BITS}) IN ({})",
-                cids.iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-        };
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT rowid & {mask} AS id FROM fts WHERE fts MATCH ?1 AND {within} \
-             GROUP BY id ORDER BY min(rank) LIMIT ?2",
-            mask = (1i64 << ID_BITS) - 1
-        ))?;
-        let bad =
-            |e: rusqlite::Error| IndexError::Query(format!("bad search query {query:?}: {e}"));
-        let rows = stmt
-            .query_map(params![query, limit.min(MAX_LIMIT) as i64], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_err(bad)?;
-        rows.map(|i| i.map(|i| i as u64))
-            .collect::<Result<_, _>>()
-            .map_err(bad)
+        let empty = TextIndex::new();
+        let text = self.collection(ns, coll).map_or(&empty, |c| &c.text);
+        text.search(query, limit.min(MAX_LIMIT))
+            .map_err(|e| IndexError::Query(format!("bad search query {query:?}: {e}")))
     }
 
-    /// The SELECT of ids matching `conds` (an INTERSECT of one SELECT per
-    /// condition), or `None` when a field was never indexed (nothing matches).
-    fn query(
+    /// Calls `visit` with the ids matching every condition above `after`, ascending, until
+    /// it returns false. A field never indexed in this collection matches nothing.
+    fn walk(
         &self,
         ns: &[u8],
         coll: &str,
         conds: &[Cond],
         after: u64,
-    ) -> Result<Option<(String, Vec<SqlValue>)>, IndexError> {
+        visit: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<(), IndexError> {
         if conds.is_empty() {
             return Err(IndexError::Query("give at least one condition".into()));
         }
-        if conds.len() > 16 {
-            return Err(IndexError::Query("at most 16 conditions".into()));
+        if conds.len() > MAX_CONDITIONS {
+            return Err(IndexError::Query(format!(
+                "at most {MAX_CONDITIONS} conditions"
+            )));
         }
-        let mut parts = Vec::new();
-        let mut args: Vec<SqlValue> = Vec::new();
+        let Some(collection) = self.collection(ns, coll) else {
+            return Ok(());
+        };
+        let mut sources = Vec::with_capacity(conds.len());
         for cond in conds {
-            let field = match cond {
-                Cond::Eq(f, _) | Cond::Range(f, _, _) | Cond::Prefix(f, _) => f,
+            let Some(column) = collection.values.get(cond.field()) else {
+                return Ok(());
             };
-            let Some(cid) = self.cid(ns, coll, field, Kind::Value)? else {
-                return Ok(None);
-            };
-            let base = "SELECT id FROM field_index WHERE cid = ? AND id > ?";
-            args.extend([SqlValue::Integer(cid), SqlValue::Integer(after as i64)]);
-            match cond {
-                Cond::Eq(_, v) => {
-                    args.push(sql(v));
-                    parts.push(format!("{base} AND value = ?"));
-                }
-                Cond::Range(_, lo, hi) => {
-                    let mut text = base.to_string();
-                    if let Some(lo) = lo {
-                        text.push_str(" AND value >= ?");
-                        args.push(sql(lo));
-                    }
-                    if let Some(hi) = hi {
-                        text.push_str(" AND value <= ?");
-                        args.push(sql(hi));
-                    }
-                    parts.push(text);
-                }
-                Cond::Prefix(_, prefix) => {
-                    // [prefix, prefix + U+10FFFF) covers exactly the strings starting with prefix
-                    args.extend([
-                        SqlValue::Text(prefix.clone()),
-                        SqlValue::Text(format!("{prefix}\u{10FFFF}")),
-                    ]);
-                    parts.push(format!("{base} AND value >= ? AND value < ?"));
-                }
+            sources.push(source(column, cond, after));
+        }
+        // walk the smallest list, probe the others
+        sources.sort_by_key(Source::len);
+        let (first, rest) = sources.split_first().expect("at least one condition");
+        for id in first.above(after) {
+            if rest.iter().all(|s| s.contains(id)) && !visit(id) {
+                break;
             }
         }
-        Ok(Some((parts.join(" INTERSECT "), args)))
+        Ok(())
     }
 }
 
-impl Drop for Index {
-    /// Commits what is indexed so far, so a clean close replays nothing.
-    fn drop(&mut self) {
-        if self.in_tx {
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
-                tracing::warn!("index: commit at close failed ({e}); it is rebuilt from the ledger at the next open");
-                return;
-            }
+/// The ids above `after` that satisfy `cond` in `column`.
+fn source<'a>(column: &'a Column, cond: &Cond, after: u64) -> Source<'a> {
+    match cond {
+        Cond::Eq(_, value) => match column.get(&Key::of(value)) {
+            Some(ids) => Source::Held(ids),
+            None => Source::Listed(Vec::new()),
+        },
+        Cond::Range(_, lo, hi) => {
+            let (lo, hi) = (lo.as_ref().map(Key::of), hi.as_ref().map(Key::of));
+            Source::Listed(column.within(included(&lo), included(&hi), after))
         }
-        if let Some(path) = &self.unsynced {
-            // close with fsyncs on (the last connection checkpoints the WAL into the file as it
-            // closes), make what is left durable, then say the close was clean
-            let closed = self
-                .conn
-                .pragma_update(None, "synchronous", "FULL")
-                .and_then(|()| Connection::open_in_memory())
-                .map(|spare| std::mem::replace(&mut self.conn, spare))
-                .and_then(|conn| conn.close().map_err(|(_, e)| e))
-                .map_err(|e| e.to_string())
-                .and_then(|()| boot::mark_closed(path).map_err(|e| e.to_string()));
-            if let Err(e) = closed {
-                tracing::warn!("index: clean close failed ({e}); the next open in this boot keeps it, after a restart it is rebuilt");
-            }
+        Cond::Prefix(_, prefix) => {
+            // [prefix, prefix + U+10FFFF) covers exactly the strings starting with prefix
+            let lo = Key::Text(Text::new(prefix));
+            let hi = Key::Text(Text::new(&format!("{prefix}\u{10FFFF}")));
+            Source::Listed(column.within(Bound::Included(&lo), Bound::Excluded(&hi), after))
         }
     }
+}
+
+/// An inclusive bound, or none.
+fn included(key: &Option<Key>) -> Bound<&Key> {
+    key.as_ref().map_or(Bound::Unbounded, Bound::Included)
 }

@@ -14,8 +14,8 @@
 //! * [`ledger`] — log + tree + checkpoints: append, commit, verified get,
 //!   client-side [`ledger::verify_record`], and [`ledger::verify_dir`] that
 //!   replays a whole ledger and names what was changed.
-//! * [`index`] — secondary indexes, unique constraints and full-text search
-//!   in SQLite (FTS5), derived from the ledger and rebuildable from it.
+//! * [`index`] — secondary indexes, unique constraints and full-text search,
+//!   in memory, rebuilt from the ledger at open.
 //! * [`entry`] — the canonical, byte-stable ledger entry every change is
 //!   recorded as, and the author signature over it.
 //! * [`log`] — where entries and values are kept: a sequential-mode 0-db

@@ -174,8 +174,6 @@ impl Shared {
             .is_none_or(|cp| now.saturating_sub(cp.time_ms) >= CHECKPOINT_EVERY_MS);
         if due {
             db.seal(size).map_err(|e| e.to_string())?;
-        } else {
-            db.synced().map_err(|e| e.to_string())?;
         }
         self.mark_durable(size);
         Ok(())

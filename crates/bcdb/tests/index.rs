@@ -1,4 +1,4 @@
-//! The SQLite index: equality, ranges and prefixes (numbers compare as numbers), unique fields, full-text search, count and pagination, and what a crash leaves.
+//! The in-memory index: equality, ranges and prefixes (numbers compare as numbers), unique fields, full-text search, count and pagination.
 
 use bcdb::index::{Cond, Index, IndexError, Rows};
 use bcdb::object::IndexValue::{Integer, Real, Text};
@@ -27,17 +27,14 @@ fn farm(id: u64) -> Rows {
 
 fn farms(index: &mut Index) {
     for id in 1..=100u64 {
-        index.insert(b"grid", "farm", id, &farm(id)).unwrap();
+        index.insert(b"grid", "farm", id, &farm(id));
     }
-    index.commit(101, true).unwrap();
 }
 
 #[test]
 fn find_count_search_and_paginate() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut index = Index::open(&dir.path().join("index.sqlite")).unwrap();
+    let mut index = Index::new();
     farms(&mut index);
-    assert_eq!(index.applied().unwrap(), 101);
     let eq = |f: &str, v| Cond::Eq(f.into(), v);
     assert_eq!(
         index
@@ -133,8 +130,7 @@ fn find_count_search_and_paginate() {
 
 #[test]
 fn unique_fields_and_updates() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut index = Index::open(&dir.path().join("index.sqlite")).unwrap();
+    let mut index = Index::new();
     farms(&mut index);
     let taken = vec![("name".to_string(), Text("farm-007".into()))];
     let taken = Rows {
@@ -151,15 +147,14 @@ fn unique_fields_and_updates() {
         .check_unique(b"grid", "farm", Some(7), &taken)
         .unwrap();
     // an update replaces the old version's rows; a delete removes them
-    index.remove(b"grid", "farm", 7, &farm(7)).unwrap();
+    index.remove(b"grid", "farm", 7, &farm(7));
     let renamed = Rows {
         values: vec![("name".into(), Text("renamed".into()))],
         unique: vec!["name".into()],
         text: vec![],
     };
-    index.insert(b"grid", "farm", 7, &renamed).unwrap();
-    index.remove(b"grid", "farm", 8, &farm(8)).unwrap();
-    index.commit(103, true).unwrap();
+    index.insert(b"grid", "farm", 7, &renamed);
+    index.remove(b"grid", "farm", 8, &farm(8));
     index.check_unique(b"grid", "farm", None, &taken).unwrap();
     let eq = |v: &str| [Cond::Eq("name".into(), Text(v.into()))];
     assert!(index
@@ -178,74 +173,4 @@ fn unique_fields_and_updates() {
         .search(b"grid", "farm", "number AND 8", 10)
         .unwrap()
         .is_empty());
-}
-
-#[test]
-fn an_uncommitted_batch_is_gone_after_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("index.sqlite");
-    {
-        let mut index = Index::open(&path).unwrap();
-        farms(&mut index);
-        let half = Rows {
-            values: vec![("name".into(), Text("half".into()))],
-            ..Rows::default()
-        };
-        index.insert(b"grid", "farm", 500, &half).unwrap();
-        // Left without commit or close, as after a crash mid-batch (dropping
-        // it would commit).
-        std::mem::forget(index);
-    }
-    let index = Index::open(&path).unwrap();
-    assert_eq!(
-        index.applied().unwrap(),
-        101,
-        "the index sits at the last commit"
-    );
-    let half = [Cond::Eq("name".into(), Text("half".into()))];
-    assert!(index
-        .find(b"grid", "farm", &half, 0, 10)
-        .unwrap()
-        .is_empty());
-}
-
-#[test]
-fn an_index_left_open_by_another_boot_is_discarded() {
-    // The index runs unsynced; only a process crash of this boot may leave it open and be
-    // trusted. A marker from another boot (a power cut while open) means the file may be torn.
-    if !std::path::Path::new("/proc/sys/kernel/random/boot_id").exists() {
-        eprintln!("SKIP: no boot id on this system; the index stays synced there");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("index.sqlite");
-    let marker = dir.path().join("index.sqlite.open");
-    {
-        let mut index = Index::open(&path).unwrap();
-        farms(&mut index);
-        assert!(marker.exists(), "an open index is marked");
-    }
-    assert!(!marker.exists(), "a clean close removes the marker");
-    {
-        let index = Index::open(&path).unwrap();
-        assert_eq!(index.applied().unwrap(), 101, "kept after a clean close");
-        // left open, as by a crash of this process: still trusted
-        std::mem::forget(index);
-    }
-    let index = Index::open(&path).unwrap();
-    assert_eq!(
-        index.applied().unwrap(),
-        101,
-        "kept after a crash in this boot"
-    );
-    std::mem::forget(index);
-    std::fs::write(&marker, "another-boot").unwrap();
-    let index = Index::open(&path).unwrap();
-    assert_eq!(
-        index.applied().unwrap(),
-        0,
-        "discarded: rebuilt from the ledger"
-    );
-    let eq = [Cond::Eq("name".into(), Text("farm-042".into()))];
-    assert!(index.find(b"grid", "farm", &eq, 0, 10).unwrap().is_empty());
 }

@@ -113,11 +113,7 @@ fn typed_objects_are_validated_indexed_and_searchable() {
         expected = answers(&db);
         assert_eq!(expected, (vec![2, 3], vec![2, 3], 2, vec![2]));
     }
-    // reopened: same answers; then with the index file deleted, rebuilt from the ledger
-    assert_eq!(answers(&open(dir.path(), &key)), expected);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.path().join(format!("index.sqlite{suffix}")));
-    }
+    // reopened: the indexes rebuilt from the ledger give the same answers
     assert_eq!(answers(&open(dir.path(), &key)), expected);
 }
 
@@ -135,10 +131,9 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 #[test]
-fn an_index_ahead_of_its_ledger_is_rebuilt() {
-    // A ledger that lost its last entries (written without fsync before a
-    // power cut) beside an index that had recorded them: the index must not
-    // answer with objects the ledger no longer holds.
+fn a_ledger_that_lost_its_last_entries_answers_without_them() {
+    // A ledger that lost its last entries (written without fsync before a power cut): the
+    // indexes must not answer with objects the ledger no longer holds.
     let dir = tempfile::tempdir().unwrap();
     let (live, early) = (dir.path().join("live"), dir.path().join("early"));
     let key = KeyPair::generate();
@@ -175,13 +170,6 @@ fn an_index_ahead_of_its_ledger_is_rebuilt() {
         .unwrap();
         db.commit(true).unwrap();
         assert_ne!(answers(&db), expected);
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let name = format!("index.sqlite{suffix}");
-        let _ = std::fs::remove_file(early.join(&name));
-        if live.join(&name).exists() {
-            std::fs::copy(live.join(&name), early.join(&name)).unwrap();
-        }
     }
     assert_eq!(answers(&open(&early, &key)), expected);
     assert_eq!(expected, (vec![1], vec![], 1, vec![1]));
@@ -251,9 +239,6 @@ fn an_update_removes_the_rows_its_previous_version_produced_under_its_nested_sch
     };
     assert_eq!(answers(&db), (vec![], vec![], vec![ann]));
     drop(db);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.path().join(format!("index.sqlite{suffix}")));
-    }
     assert_eq!(
         answers(&open(dir.path(), &key)),
         (vec![], vec![], vec![ann])
