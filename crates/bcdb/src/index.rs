@@ -94,6 +94,53 @@ pub struct Index {
     collections: HashMap<Vec<u8>, HashMap<String, Collection>>,
 }
 
+/// An index built from many objects at once, as a replay does: value rows are gathered,
+/// then each column is sorted and loaded in one pass (see [`Column::from_rows`]).
+#[derive(Default)]
+pub struct Bulk {
+    text: Index,
+    rows: HashMap<Vec<u8>, HashMap<String, ColumnRows>>,
+}
+
+/// Field → its (value, holder) rows, not yet sorted.
+type ColumnRows = HashMap<String, Vec<(Key, u64)>>;
+
+impl Bulk {
+    /// Adds the rows of object `id`; each object at most once.
+    pub fn add(&mut self, ns: &[u8], coll: &str, id: u64, rows: Rows) {
+        let columns = self
+            .rows
+            .entry(ns.to_vec())
+            .or_default()
+            .entry(coll.to_owned())
+            .or_default();
+        for (field, value) in rows.values {
+            columns
+                .entry(field)
+                .or_default()
+                .push((Key::of(&value), id));
+        }
+        if !rows.text.is_empty() {
+            let fields: Vec<&str> = rows.text.iter().map(|(_, body)| body.as_str()).collect();
+            self.text.collection_mut(ns, coll).text.insert(id, &fields);
+        }
+    }
+
+    /// The index of everything added.
+    pub fn finish(self) -> Index {
+        let mut index = self.text;
+        for (ns, colls) in self.rows {
+            for (coll, columns) in colls {
+                let collection = index.collection_mut(&ns, &coll);
+                for (field, rows) in columns {
+                    collection.values.insert(field, Column::from_rows(rows));
+                }
+            }
+        }
+        index
+    }
+}
+
 /// Where the ids matching one condition come from.
 enum Source<'a> {
     /// The holders of one value.

@@ -1,6 +1,6 @@
 //! The in-memory index: equality, ranges and prefixes (numbers compare as numbers), unique fields, full-text search, count and pagination.
 
-use bcdb::index::{Cond, Index, IndexError, Rows};
+use bcdb::index::{Bulk, Cond, Index, IndexError, Rows};
 use bcdb::object::IndexValue::{Integer, Real, Text};
 
 /// The rows of farm `id`, as the object layer would produce them.
@@ -173,4 +173,59 @@ fn unique_fields_and_updates() {
         .search(b"grid", "farm", "number AND 8", 10)
         .unwrap()
         .is_empty());
+}
+
+#[test]
+fn a_bulk_build_answers_as_inserts_do() {
+    let mut one_by_one = Index::new();
+    farms(&mut one_by_one);
+    let mut bulk = Bulk::default();
+    // any order: the bulk build sorts
+    for id in (1..=100u64).rev() {
+        bulk.add(b"grid", "farm", id, farm(id));
+    }
+    let bulk = bulk.finish();
+    let queries = [
+        vec![Cond::Eq("country".into(), Text("BE".into()))],
+        vec![Cond::Range(
+            "nodes".into(),
+            Some(Integer(9)),
+            Some(Real(30.5)),
+        )],
+        vec![
+            Cond::Prefix("name".into(), "farm-0".into()),
+            Cond::Range("price".into(), Some(Real(2.5)), None),
+        ],
+        vec![Cond::Eq("nodes".into(), Real(42.0))],
+    ];
+    for conds in &queries {
+        let (a, b) = (
+            one_by_one.find(b"grid", "farm", conds, 0, 1000).unwrap(),
+            bulk.find(b"grid", "farm", conds, 0, 1000).unwrap(),
+        );
+        assert!(!a.is_empty(), "{conds:?} matches something");
+        assert_eq!(a, b, "{conds:?}");
+        assert_eq!(
+            one_by_one.count(b"grid", "farm", conds).unwrap(),
+            bulk.count(b"grid", "farm", conds).unwrap()
+        );
+    }
+    for query in ["green", "number AND 42", "runs 3*", "\"3 green\""] {
+        let a = one_by_one.search(b"grid", "farm", query, 100).unwrap();
+        assert!(!a.is_empty(), "{query} matches something");
+        assert_eq!(
+            a,
+            bulk.search(b"grid", "farm", query, 100).unwrap(),
+            "{query}"
+        );
+    }
+    let taken = Rows {
+        values: vec![("name".into(), Text("farm-007".into()))],
+        unique: vec!["name".into()],
+        text: vec![],
+    };
+    assert!(matches!(
+        bulk.check_unique(b"grid", "farm", None, &taken),
+        Err(IndexError::Unique { id: 7, .. })
+    ));
 }

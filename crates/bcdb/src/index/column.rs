@@ -81,6 +81,22 @@ pub(super) struct Column {
 }
 
 impl Column {
+    /// The column of these (value, holder) rows, in any order: sorted once and loaded into
+    /// the B-tree without a search per row, several times faster than inserting each.
+    pub(super) fn from_rows(mut rows: Vec<(Key, u64)>) -> Column {
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut grouped: Vec<(Key, Ids)> = Vec::new();
+        for (key, id) in rows {
+            match grouped.last_mut() {
+                Some((last, ids)) if *last == key => ids.insert(id),
+                _ => grouped.push((key, Ids::One(id))),
+            }
+        }
+        Column {
+            by_value: grouped.into_iter().collect(),
+        }
+    }
+
     pub(super) fn insert(&mut self, key: Key, id: u64) {
         match self.by_value.entry(key) {
             Entry::Occupied(mut held) => held.get_mut().insert(id),
