@@ -523,8 +523,8 @@ fn main() {
     );
     println!("  per write: {}", latency(&mut times));
 
-    // 6. a restart: the ledger is replayed into the state and the Merkle tree; the index is
-    // current (closed cleanly), so it is only checked
+    // 6. a restart: the ledger is replayed into the state and the Merkle tree, then the
+    // in-memory indexes are loaded from the live objects
     drop(db);
     let t = Instant::now();
     let db = open().unwrap();

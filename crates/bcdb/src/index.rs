@@ -13,7 +13,7 @@
 //! Nothing is indexed by object: removing an object's rows takes the rows its previous
 //! version produced ([`Index::remove`]), which the caller derives from that version in the
 //! ledger. A typed write is a handful of B-tree inserts in memory: the SQLite index this
-//! replaces spent four fifths of a typed write in its B-trees and FTS5 at a million objects
+//! replaces spent two thirds of a typed write in its B-trees and FTS5 at a million objects
 //! (see BENCHMARKS.md).
 
 mod column;
