@@ -638,6 +638,13 @@ fn find_count_and_search_over_indexed_fields() {
         .query(&mut con)
         .unwrap();
     assert_eq!(hits.len(), 3);
+    // a malformed search query is an error that says where, and nothing else breaks
+    let err = redis::cmd("OBJ.SEARCH")
+        .arg(url)
+        .arg("gpu \"unclosed")
+        .query::<Vec<u64>>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("byte 4"), "{err}");
     // bad queries are errors, and the connection keeps working
     for bad in [
         vec!["cru", ">=", "nine"],

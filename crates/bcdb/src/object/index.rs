@@ -65,18 +65,19 @@ fn walk(
         let Some(value) = fields.get(&field.nr()) else {
             continue;
         };
-        let column = format!("{prefix}{}", field.name());
         match (field.kind(), value) {
             (FieldType::Object(url), Value::Object(inner)) => {
                 if depth >= MAX_DEPTH {
                     continue;
                 }
                 if let Some(sub) = schemas.get(url) {
-                    let prefix = format!("{column}__");
+                    let prefix = format!("{prefix}{}__", field.name());
                     walk(schemas, &sub, inner, &prefix, depth + 1, visit);
                 }
             }
-            _ => visit(&column, field, value),
+            // top-level columns are the field names themselves: no string built per field
+            _ if prefix.is_empty() => visit(field.name(), field, value),
+            _ => visit(&format!("{prefix}{}", field.name()), field, value),
         }
     }
 }
