@@ -120,14 +120,25 @@ impl Bcdb {
         origin: &str,
         validator: Validator,
     ) -> Result<Bcdb, DbError> {
+        let started = std::time::Instant::now();
         let mut state = State::with_owner(key.public());
         let mut ledger = Ledger::open(dir, key, origin)?;
+        if !ledger.is_empty() {
+            tracing::info!(entries = ledger.len(), "replaying the ledger");
+        }
         for seq in 0..ledger.len() {
             let (entry, value) = ledger.get(seq)?;
             state.apply(&entry, &value)?;
         }
+        let replayed = started.elapsed();
         // the indexes live in memory: built again from the live objects the replay left
         let index = build_index(&mut ledger, &state)?;
+        tracing::info!(
+            entries = ledger.len(),
+            replay_s = replayed.as_secs_f64(),
+            index_s = (started.elapsed() - replayed).as_secs_f64(),
+            "ledger replayed and indexes loaded"
+        );
         Ok(Bcdb {
             ledger,
             state,
