@@ -410,11 +410,12 @@ fn index_entry(index: &mut Index, entry: &Entry, rows: Option<Rows>, old: Option
     }
     let coll = String::from_utf8_lossy(&entry.collection);
     let (ns, id) = (&entry.namespace, entry.object_id);
-    if let Some(old) = &old {
-        index.remove(ns, &coll, id, old);
-    }
     // a value that is not a typed object of a known schema version (validation was off) is not indexed
-    if let (Op::Create | Op::Put, Some(rows)) = (entry.op, &rows) {
-        index.insert(ns, &coll, id, rows);
+    let new = rows.filter(|_| matches!(entry.op, Op::Create | Op::Put));
+    match (&old, &new) {
+        (Some(old), Some(new)) => index.replace(ns, &coll, id, old, new),
+        (Some(old), None) => index.remove(ns, &coll, id, old),
+        (None, Some(new)) => index.insert(ns, &coll, id, new),
+        (None, None) => {}
     }
 }

@@ -25,7 +25,7 @@ use std::ops::Bound;
 
 use crate::object::IndexValue;
 use column::{Column, Ids};
-use key::{Key, Text};
+use key::Key;
 use text::TextIndex;
 
 pub use text::{MAX_PREFIX_TERMS, MAX_QUERY_BYTES, MAX_QUERY_TERMS};
@@ -245,19 +245,38 @@ impl Index {
 
     /// Removes the rows of object `id` that one of its versions produced.
     pub fn remove(&mut self, ns: &[u8], coll: &str, id: u64, rows: &Rows) {
-        let Some(collection) = self
-            .collections
-            .get_mut(ns)
-            .and_then(|colls| colls.get_mut(coll))
-        else {
-            return;
-        };
+        if let Some(collection) = self.remove_values(ns, coll, id, rows) {
+            collection.text.remove(id);
+        }
+    }
+
+    /// Replaces the rows `old` of object `id` by `new` (an update): as [`Index::remove`]
+    /// then [`Index::insert`], except that the object's text document is replaced in place,
+    /// touching only the words that changed.
+    pub fn replace(&mut self, ns: &[u8], coll: &str, id: u64, old: &Rows, new: &Rows) {
+        if let Some(collection) = self.remove_values(ns, coll, id, old) {
+            if new.text.is_empty() {
+                collection.text.remove(id);
+            }
+        }
+        self.insert(ns, coll, id, new);
+    }
+
+    /// Removes the value rows of `rows`; the collection, if it has any index.
+    fn remove_values(
+        &mut self,
+        ns: &[u8],
+        coll: &str,
+        id: u64,
+        rows: &Rows,
+    ) -> Option<&mut Collection> {
+        let collection = self.collections.get_mut(ns)?.get_mut(coll)?;
         for (field, value) in &rows.values {
             if let Some(column) = collection.values.get_mut(field.as_str()) {
                 column.remove(&Key::of(value), id);
             }
         }
-        collection.text.remove(id);
+        Some(collection)
     }
 
     /// Ids of objects matching every condition, ascending, above `after`, at most `limit`.
@@ -325,12 +344,23 @@ impl Index {
         let Some(collection) = self.collection(ns, coll) else {
             return Ok(());
         };
-        let mut sources = Vec::with_capacity(conds.len());
+        let mut columns = Vec::with_capacity(conds.len());
         for cond in conds {
             let Some(column) = collection.values.get(cond.field()) else {
                 return Ok(());
             };
-            sources.push(source(column, cond, after));
+            columns.push((column, cond));
+        }
+        // equalities first: they cost a lookup, and one that matches nothing spares listing
+        // every holder of the ranges
+        columns.sort_by_key(|(_, cond)| !matches!(cond, Cond::Eq(..)));
+        let mut sources = Vec::with_capacity(conds.len());
+        for (column, cond) in columns {
+            let source = source(column, cond, after);
+            if source.len() == 0 {
+                return Ok(());
+            }
+            sources.push(source);
         }
         // walk the smallest list, probe the others
         sources.sort_by_key(Source::len);
@@ -355,12 +385,7 @@ fn source<'a>(column: &'a Column, cond: &Cond, after: u64) -> Source<'a> {
             let (lo, hi) = (lo.as_ref().map(Key::of), hi.as_ref().map(Key::of));
             Source::Listed(column.within(included(&lo), included(&hi), after))
         }
-        Cond::Prefix(_, prefix) => {
-            // [prefix, prefix + U+10FFFF) covers exactly the strings starting with prefix
-            let lo = Key::Text(Text::new(prefix));
-            let hi = Key::Text(Text::new(&format!("{prefix}\u{10FFFF}")));
-            Source::Listed(column.within(Bound::Included(&lo), Bound::Excluded(&hi), after))
-        }
+        Cond::Prefix(_, prefix) => Source::Listed(column.prefixed(prefix, after)),
     }
 }
 

@@ -229,3 +229,76 @@ fn a_bulk_build_answers_as_inserts_do() {
         Err(IndexError::Unique { id: 7, .. })
     ));
 }
+
+#[test]
+fn a_prefix_covers_values_continuing_with_the_last_code_point() {
+    let mut index = Index::new();
+    for (id, name) in [
+        (1, "ab"),
+        (2, "a\u{10FFFF}"),
+        (3, "a\u{10FFFF}x"),
+        (4, "\u{10FFFF}"),
+        (5, "b"),
+    ] {
+        let rows = Rows {
+            values: vec![("name".into(), Text(name.into()))],
+            ..Rows::default()
+        };
+        index.insert(b"ns", "c", id, &rows);
+    }
+    let prefix = |p: &str| [Cond::Prefix("name".into(), p.into())];
+    assert_eq!(
+        index.find(b"ns", "c", &prefix("a"), 0, 10).unwrap(),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        index
+            .find(b"ns", "c", &prefix("a\u{10FFFF}"), 0, 10)
+            .unwrap(),
+        [2, 3]
+    );
+    assert_eq!(
+        index.find(b"ns", "c", &prefix(""), 0, 10).unwrap(),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(index.count(b"ns", "c", &prefix("a")).unwrap(), 3);
+}
+
+#[test]
+fn an_update_replaces_values_and_text() {
+    let mut index = Index::new();
+    farms(&mut index);
+    let search = |index: &Index, q: &str| index.search(b"grid", "farm", q, 10).unwrap();
+    assert_eq!(search(&index, "number AND 50"), [50]);
+    // new text and values in place of the old ones
+    let mut updated = farm(50);
+    updated.values[0].1 = Text("renamed-50".into());
+    updated.text[0].1 = "a brand new description".into();
+    index.replace(b"grid", "farm", 50, &farm(50), &updated);
+    assert!(search(&index, "number AND 50").is_empty());
+    assert_eq!(search(&index, "brand"), [50]);
+    let name = |v: &str| [Cond::Eq("name".into(), Text(v.into()))];
+    assert!(index
+        .find(b"grid", "farm", &name("farm-050"), 0, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        index
+            .find(b"grid", "farm", &name("renamed-50"), 0, 10)
+            .unwrap(),
+        [50]
+    );
+    // a version without text leaves no document behind
+    let plain = Rows {
+        text: vec![],
+        ..updated.clone()
+    };
+    index.replace(b"grid", "farm", 50, &updated, &plain);
+    assert!(search(&index, "brand").is_empty());
+    assert_eq!(
+        index
+            .find(b"grid", "farm", &name("renamed-50"), 0, 10)
+            .unwrap(),
+        [50]
+    );
+}

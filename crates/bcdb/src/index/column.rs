@@ -5,7 +5,7 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
-use super::key::Key;
+use super::key::{Key, Text};
 
 /// The objects holding one value. Most values of a unique or near-unique field have one
 /// holder; a set for each would cost ten times the memory.
@@ -127,6 +127,24 @@ impl Column {
         let mut ids: Vec<u64> = self
             .by_value
             .range::<Key, _>((lo, hi))
+            .flat_map(|(_, ids)| ids.above(after))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+impl Column {
+    /// The holders of every text value starting with `prefix`, above `after`, ascending and
+    /// distinct. (An exclusive upper bound such as `prefix + U+10FFFF` would miss the values
+    /// that continue with that very character.)
+    pub(super) fn prefixed(&self, prefix: &str, after: u64) -> Vec<u64> {
+        let lo = Key::Text(Text::new(prefix));
+        let mut ids: Vec<u64> = self
+            .by_value
+            .range::<Key, _>((Bound::Included(&lo), Bound::Unbounded))
+            .take_while(|(key, _)| key.starts_with(prefix))
             .flat_map(|(_, ids)| ids.above(after))
             .collect();
         ids.sort_unstable();

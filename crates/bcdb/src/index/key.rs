@@ -77,6 +77,11 @@ impl PartialEq for Text {
 impl Eq for Text {}
 
 impl Key {
+    /// Whether this is a text key starting with `prefix`.
+    pub(crate) fn starts_with(&self, prefix: &str) -> bool {
+        matches!(self, Key::Text(t) if t.text.starts_with(prefix))
+    }
+
     /// The key of an indexed value.
     pub(crate) fn of(value: &IndexValue) -> Key {
         match value {
