@@ -122,14 +122,10 @@ impl Bcdb {
     ) -> Result<Bcdb, DbError> {
         let started = std::time::Instant::now();
         let mut state = State::with_owner(key.public());
-        let mut ledger = Ledger::open(dir, key, origin)?;
-        if !ledger.is_empty() {
-            tracing::info!(entries = ledger.len(), "replaying the ledger");
-        }
-        for seq in 0..ledger.len() {
-            let (entry, value) = ledger.get(seq)?;
-            state.apply(&entry, &value)?;
-        }
+        tracing::info!(dir = %dir.display(), "replaying the ledger");
+        let mut ledger = Ledger::open_with(dir, key, origin, |entry, value| {
+            state.apply(entry, value).map_err(DbError::from)
+        })?;
         let replayed = started.elapsed();
         // the indexes live in memory: built again from the live objects the replay left
         let index = build_index(&mut ledger, &state)?;

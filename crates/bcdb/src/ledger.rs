@@ -106,12 +106,38 @@ impl Ledger {
     /// Replays the log into the tree, and refuses to open when the latest
     /// checkpoint does not match what the log holds now.
     pub fn open(dir: &Path, key: KeyPair, origin: &str) -> Result<Ledger, LedgerError> {
-        let mut log = LedgerLog::open(dir)?;
+        Ledger::open_with(dir, key, origin, |_, _| Ok::<(), LedgerError>(()))
+    }
+
+    /// [`Ledger::open`], handing every entry and its value to `visit` in order as the log is
+    /// replayed into the tree: one read of the log where a caller's own replay would make a
+    /// second.
+    pub fn open_with<E: From<LedgerError>>(
+        dir: &Path,
+        key: KeyPair,
+        origin: &str,
+        mut visit: impl FnMut(&Entry, &[u8]) -> Result<(), E>,
+    ) -> Result<Ledger, E> {
+        let mut log = LedgerLog::open(dir).map_err(LedgerError::from)?;
         let mut tree = MerkleTree::new();
         for seq in 0..log.len() {
-            let record = log.read(seq)?;
-            tree.append(&record.entry)?;
+            let record = log.read(seq).map_err(LedgerError::from)?;
+            tree.append(&record.entry).map_err(LedgerError::from)?;
+            let entry = Entry::decode(&record.entry)
+                .map_err(|source| LedgerError::Entry { seq, source })?;
+            visit(&entry, &record.value)?;
         }
+        Ledger::check_latest(log, tree, key, origin).map_err(E::from)
+    }
+
+    /// The opened ledger, once the latest stored checkpoint is found to sign what the log
+    /// holds.
+    fn check_latest(
+        mut log: LedgerLog,
+        tree: MerkleTree,
+        key: KeyPair,
+        origin: &str,
+    ) -> Result<Ledger, LedgerError> {
         let latest = match log.last_checkpoint()? {
             None => None,
             Some((index, text)) => {
