@@ -10,26 +10,11 @@
 use std::time::{Duration, Instant};
 
 use bcdb::index::{Index, Rows};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 const NS: &[u8] = b"bench";
 const COLL: &str = "bench.doc.1";
-
-/// splitmix64, seeded: the same documents on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Distinct words of 3 to 5 letters: `k` in base 26, then "er".
 fn word(k: usize) -> String {
@@ -43,11 +28,11 @@ fn word(k: usize) -> String {
 }
 
 /// A title of 3 and a body of 9 words, as index rows.
-fn doc(rng: &mut Rng, vocab: &[String]) -> Rows {
+fn doc(rng: &mut StdRng, vocab: &[String]) -> Rows {
     let mut pick = |n: usize| {
         (0..n)
             .map(|_| {
-                let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+                let u: f64 = rng.gen();
                 let k = ((vocab.len() as f64).powf(u) as usize).saturating_sub(1);
                 vocab[k].as_str()
             })
@@ -75,7 +60,7 @@ fn main() {
         .nth(1)
         .map_or(1_000_000, |a| a.parse().expect("DOCS is a number"));
     let vocab: Vec<String> = (0..8_000).map(word).collect();
-    let mut rng = Rng(2024);
+    let mut rng = StdRng::seed_from_u64(2024);
     let mut index = Index::new();
     let before = resident_mb();
     let mut elapsed = Duration::ZERO;
@@ -97,7 +82,7 @@ fn main() {
 
     let churn: Vec<(u64, Rows, Rows)> = (0..batch)
         .map(|_| {
-            let id = 1 + rng.below(docs);
+            let id = 1 + rng.gen_range(0..docs);
             (id, doc(&mut rng, &vocab), doc(&mut rng, &vocab))
         })
         .collect();
@@ -129,7 +114,7 @@ fn main() {
 
     let mut times: Vec<Duration> = (0..1_000)
         .map(|_| {
-            let query = &vocab[rng.below(vocab.len() as u64) as usize];
+            let query = &vocab[rng.gen_range(0..vocab.len())];
             let t = Instant::now();
             index
                 .search(NS, COLL, query, 20)

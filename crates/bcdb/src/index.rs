@@ -98,7 +98,8 @@ pub struct Index {
 /// then each column is sorted and loaded in one pass (see [`Column::from_rows`]).
 #[derive(Default)]
 pub struct Bulk {
-    text: Index,
+    /// Text goes straight in; value columns wait in `rows`.
+    index: Index,
     rows: HashMap<Vec<u8>, HashMap<String, ColumnRows>>,
 }
 
@@ -122,13 +123,13 @@ impl Bulk {
         }
         if !rows.text.is_empty() {
             let fields: Vec<&str> = rows.text.iter().map(|(_, body)| body.as_str()).collect();
-            self.text.collection_mut(ns, coll).text.insert(id, &fields);
+            self.index.collection_mut(ns, coll).text.insert(id, &fields);
         }
     }
 
     /// The index of everything added.
     pub fn finish(self) -> Index {
-        let mut index = self.text;
+        let mut index = self.index;
         for (ns, colls) in self.rows {
             for (coll, columns) in colls {
                 let collection = index.collection_mut(&ns, &coll);

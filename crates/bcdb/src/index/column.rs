@@ -124,33 +124,28 @@ impl Column {
         if !ordered(lo, hi) {
             return Vec::new();
         }
-        let mut ids: Vec<u64> = self
-            .by_value
-            .range::<Key, _>((lo, hi))
-            .flat_map(|(_, ids)| ids.above(after))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+        holders(self.by_value.range::<Key, _>((lo, hi)), after)
     }
-}
 
-impl Column {
     /// The holders of every text value starting with `prefix`, above `after`, ascending and
     /// distinct. (An exclusive upper bound such as `prefix + U+10FFFF` would miss the values
     /// that continue with that very character.)
     pub(super) fn prefixed(&self, prefix: &str, after: u64) -> Vec<u64> {
         let lo = Key::Text(Text::new(prefix));
-        let mut ids: Vec<u64> = self
+        let values = self
             .by_value
             .range::<Key, _>((Bound::Included(&lo), Bound::Unbounded))
-            .take_while(|(key, _)| key.starts_with(prefix))
-            .flat_map(|(_, ids)| ids.above(after))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+            .take_while(|(key, _)| key.starts_with(prefix));
+        holders(values, after)
     }
+}
+
+/// The holders of these values above `after`, ascending and distinct.
+fn holders<'a>(values: impl Iterator<Item = (&'a Key, &'a Ids)>, after: u64) -> Vec<u64> {
+    let mut ids: Vec<u64> = values.flat_map(|(_, ids)| ids.above(after)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Whether a range of these bounds is one `BTreeMap::range` accepts (it panics on a start
