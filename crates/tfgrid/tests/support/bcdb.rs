@@ -4,7 +4,6 @@
 //! compare answers with.
 
 use std::net::SocketAddr;
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,18 +104,7 @@ impl BcdbServer {
     }
 }
 
-impl Deref for BcdbServer {
-    type Target = Daemon;
-    fn deref(&self) -> &Daemon {
-        &self.daemon
-    }
-}
-
-impl DerefMut for BcdbServer {
-    fn deref_mut(&mut self) -> &mut Daemon {
-        &mut self.daemon
-    }
-}
+derefs_to_daemon!(BcdbServer);
 
 /// A throwaway `redis-server` (no persistence) to compare answers with.
 pub struct RedisServer {

@@ -2,7 +2,6 @@
 //! data directory, readiness with a deadline, restart on the same data and
 //! port, and the process killed in `Drop` (see `daemon`).
 
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -83,18 +82,7 @@ impl HubProc {
     }
 }
 
-impl Deref for HubProc {
-    type Target = Daemon;
-    fn deref(&self) -> &Daemon {
-        &self.daemon
-    }
-}
-
-impl DerefMut for HubProc {
-    fn deref_mut(&mut self) -> &mut Daemon {
-        &mut self.daemon
-    }
-}
+derefs_to_daemon!(HubProc);
 
 /// Creates an identity file in `dir` named `name.json`; returns its path.
 pub fn new_identity(dir: &Path, name: &str) -> PathBuf {

@@ -6,6 +6,24 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+/// Process methods of a harness struct with a `daemon` field, through `Deref` to [`Daemon`].
+macro_rules! derefs_to_daemon {
+    ($harness:ty) => {
+        impl std::ops::Deref for $harness {
+            type Target = $crate::support::Daemon;
+            fn deref(&self) -> &$crate::support::Daemon {
+                &self.daemon
+            }
+        }
+
+        impl std::ops::DerefMut for $harness {
+            fn deref_mut(&mut self) -> &mut $crate::support::Daemon {
+                &mut self.daemon
+            }
+        }
+    };
+}
+
 pub mod bcdb;
 pub mod compat;
 pub mod daemon;
@@ -14,7 +32,6 @@ pub mod mount;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -83,18 +100,7 @@ impl Zdb {
     }
 }
 
-impl Deref for Zdb {
-    type Target = Daemon;
-    fn deref(&self) -> &Daemon {
-        &self.daemon
-    }
-}
-
-impl DerefMut for Zdb {
-    fn deref_mut(&mut self) -> &mut Daemon {
-        &mut self.daemon
-    }
-}
+derefs_to_daemon!(Zdb);
 
 /// A blocking raw RESP connection: send exact bytes, read exact replies.
 pub struct Raw {
